@@ -1,0 +1,5 @@
+//! The `linkgate` command.
+
+fn main() -> std::process::ExitCode {
+    linkgate::cli::main()
+}
