@@ -6,6 +6,7 @@
 
 pub mod explain;
 pub mod presign;
+pub mod serve;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ pub enum Command {
     Presign(Box<presign::PresignArgs>),
     /// Decode a SigV4 presigned URL and say what it is, when it dies, and whether it verifies.
     Explain(explain::ExplainArgs),
+    /// Run the gateway: S3-compatible API with SigV4 verification on embedded storage.
+    Serve(serve::ServeArgs),
 }
 
 /// A failure to report to the person at the terminal.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Presign(args) => presign::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,264 @@
+//! Configuration: `linkgate.toml`, overridden by `LINKGATE_*` environment variables.
+//!
+//! Every key has a default, so `linkgate serve` with no file runs the embedded
+//! setup. Nested keys are reached from the environment with `__`, e.g.
+//! `LINKGATE_STS__MIN_DURATION_SECONDS=2`, as the spec asks.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where the database, object files and generated secrets live.
+    pub data_dir: PathBuf,
+    /// The region this endpoint signs and verifies for.
+    pub region: String,
+    /// Base URL clients use to reach this server (for links and redirects).
+    pub public_url: Option<String>,
+    /// Metadata store.
+    pub store: StoreConfig,
+    /// Object bytes.
+    pub objects: ObjectsConfig,
+    /// STS limits.
+    pub sts: StsConfig,
+    /// Broker-link limits.
+    pub links: LinksConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+    /// TLS (both or neither).
+    pub tls: TlsConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Named upstream APIs that broker links may front.
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8420)),
+            data_dir: PathBuf::from("./linkgate-data"),
+            region: "us-east-1".into(),
+            public_url: None,
+            store: StoreConfig::default(),
+            objects: ObjectsConfig::default(),
+            sts: StsConfig::default(),
+            links: LinksConfig::default(),
+            limits: LimitsConfig::default(),
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH`; default `<data_dir>/linkgate.db`.
+    pub url: Option<String>,
+}
+
+/// `[objects]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectsConfig {
+    /// `fs` (files under the data dir).
+    pub backend: String,
+}
+
+impl Default for ObjectsConfig {
+    fn default() -> Self {
+        Self { backend: "fs".into() }
+    }
+}
+
+/// `[sts]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StsConfig {
+    /// Shortest session a caller may ask for (AWS: 900).
+    pub min_duration_seconds: u64,
+    /// Longest session (AWS: 43200).
+    pub max_duration_seconds: u64,
+}
+
+impl Default for StsConfig {
+    fn default() -> Self {
+        Self { min_duration_seconds: 900, max_duration_seconds: 43_200 }
+    }
+}
+
+/// `[links]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinksConfig {
+    /// Longest broker-link lifetime, seconds (default 90 days).
+    pub max_expires_in: u64,
+    /// Lifetime of the presigned URL a `redirect` link hands out, seconds.
+    pub redirect_ttl: u64,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        Self { max_expires_in: 90 * 86_400, redirect_ttl: 60 }
+    }
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest single PUT / POST upload (S3: 5 GiB).
+    pub max_object_size: u64,
+    /// How far in the future a presigned X-Amz-Date may be, seconds.
+    pub presign_future_tolerance_secs: i64,
+    /// Header-auth clock skew allowed, seconds (S3: 900).
+    pub max_clock_skew_secs: i64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_object_size: 5 * 1024 * 1024 * 1024, presign_future_tolerance_secs: 900, max_clock_skew_secs: 900 }
+    }
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Write one access-log line per request to stderr.
+    pub access_log: bool,
+}
+
+/// `[[upstreams]]`: an API broker links may front.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Name producers refer to.
+    pub name: String,
+    /// Base URL every forwarded request goes to.
+    pub base_url: String,
+    /// SigV4 service (e.g. execute-api).
+    pub service: String,
+    /// SigV4 region.
+    pub region: String,
+    /// `env` or `profile:NAME`.
+    pub credentials: String,
+}
+
+/// A configuration problem, said so that the operator can fix it.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Defaults, then the file (if given), then `LINKGATE_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        // Figment reads the process environment; tests pass their own variables, so
+        // feed it exactly the pairs we were given.
+        let vars: Vec<(String, String)> =
+            env.iter().filter(|(k, _)| k.starts_with("LINKGATE_") && !SECRET_VARS.contains(&k.as_str())).cloned().collect();
+        for (k, v) in vars {
+            let key = k.trim_start_matches("LINKGATE_").to_ascii_lowercase().replace("__", ".");
+            let value = match v.parse::<figment::value::Value>() {
+                Ok(parsed) => parsed,
+                Err(_) => figment::value::Value::from(v.clone()),
+            };
+            fig = fig.merge((key, value));
+        }
+        fig.extract().map_err(|e| ConfigError(format!("invalid configuration: {e}")))
+    }
+
+    /// The SQLite database path.
+    pub fn sqlite_path(&self) -> Result<PathBuf, ConfigError> {
+        match &self.store.url {
+            None => Ok(self.data_dir.join("linkgate.db")),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(p) => Ok(PathBuf::from(p)),
+                None => Err(ConfigError(format!("store.url '{url}': only sqlite:// is supported in this version"))),
+            },
+        }
+    }
+}
+
+/// Variables that are secrets or handled elsewhere, never configuration keys.
+const SECRET_VARS: [&str; 3] = ["LINKGATE_ROOT_ACCESS_KEY", "LINKGATE_ROOT_SECRET_KEY", "LINKGATE_MASTER_KEY"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::load(None, &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8420");
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.sts.min_duration_seconds, 900);
+        assert_eq!(c.data_dir, PathBuf::from("./linkgate-data"));
+    }
+
+    #[test]
+    fn env_overrides_nested_keys() {
+        let c = Config::load(
+            None,
+            &vars(&[("LINKGATE_STS__MIN_DURATION_SECONDS", "2"), ("LINKGATE_REGION", "eu-west-1"), ("LINKGATE_LISTEN", "127.0.0.1:0")]),
+        )
+        .unwrap();
+        assert_eq!(c.sts.min_duration_seconds, 2);
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.listen.port(), 0);
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = std::env::temp_dir().join(format!("linkgate-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("linkgate.toml");
+        std::fs::write(&file, "region = \"ap-southeast-2\"\n[links]\nredirect_ttl = 5\n").unwrap();
+        let c = Config::load(Some(&file), &vars(&[("LINKGATE_LINKS__REDIRECT_TTL", "7")])).unwrap();
+        assert_eq!(c.region, "ap-southeast-2");
+        assert_eq!(c.links.redirect_ttl, 7);
+        std::fs::write(&file, "regoin = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file), &[]).unwrap_err();
+        assert!(err.0.contains("regoin"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP server: one listener, a router per surface.
+//!
+//! - [`s3`]: the S3-compatible API (path style), the fallback for every path not
+//!   under `/-/` (no bucket name can start with `-`).
+//! - [`ops`]: `/-/healthz`, `/-/readyz`, `/-/metrics`.
+
+pub mod ops;
+pub mod s3;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::serve::ListenerExt as _;
+use sigv4::SigningKeyCache;
+use tokio::net::TcpListener;
+
+use crate::auth::{KeyLookup, RootCredentials};
+use crate::config::Config;
+use crate::objects::FsObjects;
+use crate::store::MetaStore;
+
+/// Everything a request handler may need, shared by all requests.
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Config,
+    /// Metadata.
+    pub store: Arc<dyn MetaStore>,
+    /// Object bytes.
+    pub objects: FsObjects,
+    /// Access keys → secrets and identities.
+    pub keys: Arc<dyn KeyLookup>,
+    /// Derived signing keys, so verification costs one HMAC, not five.
+    pub signing_keys: SigningKeyCache,
+    /// Root credentials (also reachable through `keys`).
+    pub root: RootCredentials,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// The whole application as one router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new().merge(ops::router()).fallback(s3::handle).with_state(state)
+}
+
+/// Serves until `shutdown` resolves. Sets TCP_NODELAY on every connection: without
+/// it, small keep-alive responses stall ~40 ms on delayed ACKs.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,156 @@
+//! S3 errors: code, status, message, extra elements, rendered as S3's XML.
+
+use std::fmt;
+
+use sigv4::VerifyError;
+
+use super::xml::XmlWriter;
+
+/// An S3 error response. Small to return, complete to render.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Error {
+    /// `<Code>`, e.g. `NoSuchKey`.
+    pub code: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// `<Message>`, AWS's wording where known.
+    pub message: String,
+    /// Extra elements after `<Message>` (`<Key>`, `<BucketName>`, `<ServerTime>`…).
+    pub details: Vec<(&'static str, String)>,
+    /// Extra response headers (e.g. `Content-Range` for `InvalidRange`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl S3Error {
+    /// An error with no extra elements.
+    pub fn new(code: &'static str, status: u16, message: impl Into<String>) -> Self {
+        Self { code, status, message: message.into(), details: Vec::new(), headers: Vec::new() }
+    }
+
+    /// Adds an extra XML element.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((name, value.into()));
+        self
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// `AccessDenied` 403.
+    pub fn access_denied() -> Self {
+        Self::new("AccessDenied", 403, "Access Denied")
+    }
+
+    /// `NoSuchBucket` 404.
+    pub fn no_such_bucket(bucket: &str) -> Self {
+        Self::new("NoSuchBucket", 404, "The specified bucket does not exist").with("BucketName", bucket)
+    }
+
+    /// `NoSuchKey` 404.
+    pub fn no_such_key(key: &str) -> Self {
+        Self::new("NoSuchKey", 404, "The specified key does not exist.").with("Key", key)
+    }
+
+    /// `NoSuchUpload` 404.
+    pub fn no_such_upload(upload_id: &str) -> Self {
+        Self::new(
+            "NoSuchUpload",
+            404,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        )
+        .with("UploadId", upload_id)
+    }
+
+    /// `InvalidArgument` 400.
+    pub fn invalid_argument(message: impl Into<String>, name: &str, value: &str) -> Self {
+        Self::new("InvalidArgument", 400, message).with("ArgumentName", name).with("ArgumentValue", value)
+    }
+
+    /// `InvalidRequest` 400.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new("InvalidRequest", 400, message)
+    }
+
+    /// `MalformedXML` 400.
+    pub fn malformed_xml() -> Self {
+        Self::new("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema")
+    }
+
+    /// `PreconditionFailed` 412.
+    pub fn precondition_failed(condition: &str) -> Self {
+        Self::new("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold").with("Condition", condition)
+    }
+
+    /// `NotImplemented` 501.
+    pub fn not_implemented() -> Self {
+        Self::new("NotImplemented", 501, "A header you provided implies functionality that is not implemented")
+    }
+
+    /// `InternalError` 500: details go to the log, never to the client.
+    pub fn internal() -> Self {
+        Self::new("InternalError", 500, "We encountered an internal error. Please try again.")
+    }
+
+    /// `ServiceUnavailable` 503: the store cannot answer, so we fail closed.
+    pub fn unavailable() -> Self {
+        Self::new("ServiceUnavailable", 503, "Please reduce your request rate.")
+    }
+
+    /// The XML body, with `<Resource>` and `<RequestId>`.
+    pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
+        let mut w = XmlWriter::document();
+        w.open("Error");
+        w.element("Code", self.code);
+        w.element("Message", &self.message);
+        for (name, value) in &self.details {
+            w.element(name, value);
+        }
+        w.element("Resource", resource);
+        w.element("RequestId", request_id);
+        w.element("HostId", request_id);
+        w.close("Error");
+        w.finish()
+    }
+}
+
+impl From<VerifyError> for S3Error {
+    fn from(e: VerifyError) -> Self {
+        let status = e.http_status();
+        let mut err = Self::new(e.s3_code(), status, e.message());
+        err.details = e.s3_details();
+        err
+    }
+}
+
+impl fmt::Display for S3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+    }
+}
+
+impl std::error::Error for S3Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_s3_xml() {
+        let xml = S3Error::no_such_key("a&b").to_xml("/bkt/a&b", "REQ1");
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>\
+             <Key>a&amp;b</Key><Resource>/bkt/a&amp;b</Resource><RequestId>REQ1</RequestId><HostId>REQ1</HostId></Error>"
+        );
+    }
+
+    #[test]
+    fn verify_errors_keep_their_details() {
+        let e = S3Error::from(VerifyError::UnknownAccessKey("AKIAX".into()));
+        assert_eq!((e.code, e.status), ("InvalidAccessKeyId", 403));
+        assert_eq!(e.details, vec![("AWSAccessKeyId", "AKIAX".to_owned())]);
+    }
+}
