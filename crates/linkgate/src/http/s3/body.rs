@@ -66,7 +66,7 @@ pub(crate) fn decode(ctx: &Ctx<'_>, body: Body) -> Result<(BodyStream, PendingCh
         sigv4::UNSIGNED_PAYLOAD => Ok((raw.boxed(), checks)),
         p if p.starts_with("STREAMING-") => {
             let verified = ctx.auth.as_ref().and_then(|a| a.v4.clone()).ok_or_else(S3Error::internal)?;
-            let stream = super::chunked_body::decode(raw, &verified, p, trailer, checks.decoded_length)?;
+            let stream = super::chunked_body::decode(raw, &verified, p, trailer, ctx.header("x-amz-decoded-content-length"))?;
             Ok((stream, checks))
         }
         p if p.len() == 64 && p.bytes().all(|b| b.is_ascii_hexdigit()) => {

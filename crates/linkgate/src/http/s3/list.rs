@@ -32,6 +32,11 @@ pub(crate) fn walk(ctx: &Ctx<'_>, bucket: &str, prefix: &str, delimiter: &str, a
     }
     let mut page = Page::default();
     let mut cursor = after.to_owned();
+    // Resuming after a common prefix (NextMarker / token): its keys were rolled up already.
+    let rest = after.strip_prefix(prefix).unwrap_or("");
+    if !delimiter.is_empty() && rest.find(delimiter).is_some_and(|i| i + delimiter.len() == rest.len()) {
+        cursor.push('\u{10FFFF}');
+    }
     let mut count = 0;
     'outer: loop {
         let batch = store.list_objects(bucket, prefix, &cursor, BATCH).map_err(store_err)?;

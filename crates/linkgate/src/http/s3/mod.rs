@@ -125,7 +125,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) query: Query,
     pub(crate) now: AmzDate,
     pub(crate) auth: Option<auth::Authenticated>,
-    pub(crate) request_id: &'a str,
 }
 
 impl Ctx<'_> {
@@ -146,7 +145,7 @@ pub(crate) type S3Result = Result<Response, S3Error>;
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let request_id = ids::request_id();
     let (parts, body) = req.into_parts();
-    let result = dispatch(&state, &parts, body, &request_id).await;
+    let result = dispatch(&state, &parts, body).await;
     let mut response = match result {
         Ok(r) => r,
         Err(e) => error_response(&e, &parts, &request_id),
@@ -173,7 +172,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     response
 }
 
-async fn dispatch(state: &AppState, parts: &Parts, body: Body, request_id: &str) -> S3Result {
+async fn dispatch(state: &AppState, parts: &Parts, body: Body) -> S3Result {
     let target = Target::parse(parts.uri.path())?;
     let now = AmzDate::now();
     if parts.method == Method::OPTIONS {
@@ -183,7 +182,7 @@ async fn dispatch(state: &AppState, parts: &Parts, body: Body, request_id: &str)
     let is_form_post = parts.method == Method::POST
         && matches!(target, Target::Bucket(_))
         && parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    let mut ctx = Ctx { state, parts, query, now, auth: None, request_id };
+    let mut ctx = Ctx { state, parts, query, now, auth: None };
     if is_form_post {
         let Target::Bucket(bucket) = &target else { return Err(S3Error::not_implemented()) };
         return post::handle_post_object(&ctx, bucket, body).await;

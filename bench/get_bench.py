@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Presigned GET throughput: linkgate vs nginx secure_link vs s3s-fs, same run.
+
+Prints a markdown table (req/s, p50, p99 per server and object size, ratios) and
+the 1 GiB GET figures (throughput, server peak RSS). Everything runs on loopback;
+servers get their own temp dirs and free ports and are stopped at the end.
+
+    .venv/bin/python bench/get_bench.py            # 3 runs of 10 s per cell
+    .venv/bin/python bench/get_bench.py --runs 1 --duration 5 --skip-1g
+
+Needs: wrk and nginx (Debian: apt-get install wrk nginx-light), s3s-fs
+(cargo install s3s-fs@0.14.1 --features binary --root target/bench-tools), and a
+release build of linkgate (built here if missing).
+"""
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+from botocore.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AK, SK = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+SIZES = {"4KiB": 4096, "1MiB": 1 << 20}
+SECRET = "bench-secret"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def s3_client(port):
+    return boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id=AK, aws_secret_access_key=SK,
+        region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
+def wrk(url, duration, conns=64, threads=2):
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} non-2xx responses from {url}:\n{out}")
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    return rps, pct(50), pct(99)
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak(pid):
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def curl_time(url):
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", url],
+                         capture_output=True, text=True, check=True).stdout.split()
+    if out[0] != "200":
+        raise RuntimeError(f"curl {url}: HTTP {out[0]}")
+    return int(out[1]), float(out[2])
+
+
+class Servers:
+    def __init__(self, work, big):
+        self.work, self.procs, self.big = work, [], big
+        self.data = os.path.join(work, "files")
+        os.makedirs(os.path.join(self.data, "bench"))
+
+    def start(self, args, env=None, port=None):
+        log = open(os.path.join(self.work, f"server-{len(self.procs)}.log"), "w")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.procs.append(p)
+        wait_port(port)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=10)
+            except Exception:
+                p.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--skip-1g", action="store_true")
+    ap.add_argument("--connections", type=int, default=64)
+    a = ap.parse_args()
+
+    linkgate = os.path.join(ROOT, "target", "release", "linkgate")
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
+    s3s_fs = shutil.which("s3s-fs") or os.path.join(ROOT, "target", "bench-tools", "bin", "s3s-fs")
+    for tool in ("wrk", "nginx", "curl"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install wrk nginx-light curl")
+    if not os.path.exists(s3s_fs):
+        sys.exit("s3s-fs not found: cargo install s3s-fs@0.14.1 --features binary --locked --root target/bench-tools")
+
+    work = tempfile.mkdtemp(prefix="linkgate-bench-")
+    srv = Servers(work, not a.skip_1g)
+    payloads = {name: os.urandom(size) for name, size in SIZES.items()}
+    try:
+        # linkgate
+        lg_port = free_port()
+        env = dict(os.environ, LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG="warn")
+        lg = srv.start([linkgate, "serve", "--listen", f"127.0.0.1:{lg_port}", "--data-dir", os.path.join(work, "lg")], env, lg_port)
+        # s3s-fs
+        fs_port = free_port()
+        os.makedirs(os.path.join(work, "s3sfs"))
+        fs = srv.start([s3s_fs, "--host", "127.0.0.1", "--port", str(fs_port), "--access-key", AK, "--secret-key", SK,
+                        os.path.join(work, "s3sfs")], dict(os.environ, RUST_LOG="error"), fs_port)
+        # nginx with secure_link over the same bytes
+        ng_port = free_port()
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{ access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000;
+  client_body_temp_path {work}/nb; proxy_temp_path {work}/np; fastcgi_temp_path {work}/nf; uwsgi_temp_path {work}/nu; scgi_temp_path {work}/ns;
+  server {{ listen 127.0.0.1:{ng_port}; root {srv.data};
+    location /bench/ {{ secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri {SECRET}";
+      if ($secure_link = "") {{ return 403; }} if ($secure_link = "0") {{ return 410; }} }} }} }}
+""")
+        ng = srv.start(["nginx", "-c", conf, "-g", "daemon off;"], None, ng_port)
+
+        urls = {}
+        expires = int(time.time()) + 86400
+        for port, label in ((lg_port, "linkgate"), (fs_port, "s3s-fs")):
+            c = s3_client(port)
+            c.create_bucket(Bucket="bench")
+            for name, body in payloads.items():
+                c.put_object(Bucket="bench", Key=f"object-{name}.bin", Body=body)
+                urls[(label, name)] = c.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": f"object-{name}.bin"}, ExpiresIn=86400)
+        for name, body in payloads.items():
+            uri = f"/bench/object-{name}.bin"
+            with open(os.path.join(srv.data, uri.lstrip("/")), "wb") as f:
+                f.write(body)
+            md5 = base64.urlsafe_b64encode(hashlib.md5(f"{expires}{uri} {SECRET}".encode()).digest()).decode().rstrip("=")
+            urls[("nginx secure_link", name)] = f"http://127.0.0.1:{ng_port}{uri}?md5={md5}&expires={expires}"
+
+        servers = ["linkgate", "nginx secure_link", "s3s-fs"]
+        results = {}
+        for name in SIZES:
+            for label in servers:
+                runs = [wrk(urls[(label, name)], a.duration, a.connections) for _ in range(a.runs)]
+                results[(label, name)] = runs
+                print(f"  {label:18} {name:5} " + ", ".join(f"{r[0]:.0f} req/s" for r in runs), file=sys.stderr)
+
+        print(f"\n## Presigned GET, wrk -t2 -c{a.connections} -d{a.duration}s, {a.runs} run(s), median (min-max)\n")
+        print("| server | object | req/s | p50 ms | p99 ms | linkgate / this |")
+        print("|---|---|---|---|---|---|")
+        for name in SIZES:
+            lg_med = statistics.median(r[0] for r in results[("linkgate", name)])
+            for label in servers:
+                rs = results[(label, name)]
+                med = statistics.median(r[0] for r in rs)
+                ratio = "" if label == "linkgate" else f"{lg_med / med:.2f}x"
+                print(f"| {label} | {name} | {med:,.0f} ({min(r[0] for r in rs):,.0f}-{max(r[0] for r in rs):,.0f}) | "
+                      f"{statistics.median(r[1] for r in rs):.2f} | {statistics.median(r[2] for r in rs):.2f} | {ratio} |")
+
+        if not a.skip_1g:
+            gib = 1 << 30
+            lgc = s3_client(lg_port)
+            big_path = os.path.join(srv.data, "bench", "object-1GiB.bin")
+            with open(big_path, "wb") as f:
+                chunk = os.urandom(1 << 20)
+                for _ in range(1024):
+                    f.write(chunk)
+            lgc.upload_file(big_path, "bench", "object-1GiB.bin")
+            lg_url = lgc.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": "object-1GiB.bin"}, ExpiresIn=86400)
+            uri = "/bench/object-1GiB.bin"
+            md5 = base64.urlsafe_b64encode(hashlib.md5(f"{expires}{uri} {SECRET}".encode()).digest()).decode().rstrip("=")
+            ng_url = f"http://127.0.0.1:{ng_port}{uri}?md5={md5}&expires={expires}"
+            ng_worker = int(subprocess.run(["pgrep", "-P", str(ng.pid)], capture_output=True, text=True).stdout.split()[0])
+            rows = []
+            for label, url, pid in (("linkgate", lg_url, lg.pid), ("nginx secure_link", ng_url, ng_worker)):
+                times, rss = [], []
+                for _ in range(a.runs):
+                    reset_peak(pid)
+                    size, t = curl_time(url)
+                    assert size == gib, size
+                    times.append(t)
+                    rss.append(peak_rss_mb(pid))
+                rows.append((label, statistics.median(times), min(times), max(times), max(rss)))
+            print(f"\n## 1 GiB presigned GET (curl to /dev/null), {a.runs} run(s)\n")
+            print("| server | seconds median (min-max) | GB/s | peak RSS MiB | linkgate / this |")
+            print("|---|---|---|---|---|")
+            for label, med, lo, hi, rss in rows:
+                ratio = "" if label == "linkgate" else f"{med and rows[0][1] and (med / rows[0][1]):.2f}x"
+                print(f"| {label} | {med:.3f} ({lo:.3f}-{hi:.3f}) | {gib / med / 1e9:.2f} | {rss:.1f} | {ratio} |")
+    finally:
+        srv.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
