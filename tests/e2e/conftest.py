@@ -1,8 +1,11 @@
 """Shared fixtures for end-to-end tests: the linkgate binary and an isolated AWS env."""
 
 import os
+import shutil
 import subprocess
 import tempfile
+import threading
+import time
 
 import pytest
 
@@ -45,3 +48,132 @@ def run(linkgate_bin, aws_env):
         return proc
 
     return _run
+
+
+# ---------------------------------------------------------------------------
+# A real `linkgate serve` process, for the server end-to-end tests.
+
+LISTEN_PREFIX = "linkgate listening on "
+
+
+class LinkgateServer:
+    """One `linkgate serve` on 127.0.0.1:0 with its own data dir.
+
+    `url` is the endpoint, `banner` the stderr lines printed before the listening
+    line (e.g. generated root credentials); the rest of stderr goes to `log_path`.
+    """
+
+    def __init__(self, linkgate_bin, data_dir, env, log_path, timeout=30):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.banner = []
+        self.proc = subprocess.Popen(
+            [linkgate_bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace",
+        )
+        found = threading.Event()
+        self.url = None
+
+        def pump():
+            with open(log_path, "a") as log:
+                for line in self.proc.stderr:
+                    log.write(line)
+                    log.flush()
+                    if not found.is_set():
+                        if line.startswith(LISTEN_PREFIX):
+                            self.url = line[len(LISTEN_PREFIX):].strip()
+                            found.set()
+                        else:
+                            self.banner.append(line.rstrip("\n"))
+
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
+        deadline = time.monotonic() + timeout
+        while not found.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                with open(log_path) as f:
+                    raise AssertionError(f"linkgate serve did not start (rc={self.proc.returncode}):\n{f.read()}")
+
+    @property
+    def port(self):
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._pump.join(timeout=5)
+
+
+def server_env(**extra):
+    """The environment for `linkgate serve`: no AWS_* or LINKGATE_* leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LINKGATE_"))}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture()
+def start_server(linkgate_bin):
+    """Factory: start_server(data_dir=None, env=None) -> LinkgateServer; all stopped at teardown.
+
+    Data dirs it creates are removed at teardown; passing the same data_dir twice
+    restarts on the same data."""
+    servers, dirs = [], []
+
+    def _start(data_dir=None, env=None):
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix="linkgate-e2e-data-")
+            dirs.append(data_dir)
+        log_path = data_dir.rstrip("/") + ".log"
+        srv = LinkgateServer(linkgate_bin, data_dir, env if env is not None else server_env(), log_path)
+        servers.append(srv)
+        return srv
+
+    yield _start
+    for srv in servers:
+        srv.stop()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+        try:
+            os.remove(d.rstrip("/") + ".log")
+        except FileNotFoundError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def server(linkgate_bin):
+    """A server per test module, root credentials AK/SK, in its own temp data dir.
+
+    On failure, its stderr is in `server.log_path` (kept if LINKGATE_E2E_KEEP_LOGS is set)."""
+    data_dir = tempfile.mkdtemp(prefix="linkgate-e2e-data-")
+    log_path = data_dir.rstrip("/") + ".log"
+    srv = LinkgateServer(
+        linkgate_bin, data_dir,
+        server_env(LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK), log_path,
+    )
+    yield srv
+    srv.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if not os.environ.get("LINKGATE_E2E_KEEP_LOGS"):
+        try:
+            os.remove(log_path)
+        except FileNotFoundError:
+            pass
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the tail of the server's stderr to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    srv = getattr(item, "funcargs", {}).get("server")
+    if report.failed and isinstance(srv, LinkgateServer) and os.path.exists(srv.log_path):
+        with open(srv.log_path, errors="replace") as f:
+            tail = f.readlines()[-40:]
+        report.sections.append(("linkgate serve stderr (tail)", "".join(tail)))

@@ -191,7 +191,7 @@ impl Config {
         // Figment reads the process environment; tests pass their own variables, so
         // feed it exactly the pairs we were given.
         let vars: Vec<(String, String)> =
-            env.iter().filter(|(k, _)| k.starts_with("LINKGATE_") && !SECRET_VARS.contains(&k.as_str())).cloned().collect();
+            env.iter().filter(|(k, _)| k.starts_with("LINKGATE_") && !NON_CONFIG_VARS.contains(&k.as_str())).cloned().collect();
         for (k, v) in vars {
             let key = k.trim_start_matches("LINKGATE_").to_ascii_lowercase().replace("__", ".");
             let value = match v.parse::<figment::value::Value>() {
@@ -216,7 +216,7 @@ impl Config {
 }
 
 /// Variables that are secrets or handled elsewhere, never configuration keys.
-const SECRET_VARS: [&str; 3] = ["LINKGATE_ROOT_ACCESS_KEY", "LINKGATE_ROOT_SECRET_KEY", "LINKGATE_MASTER_KEY"];
+const NON_CONFIG_VARS: [&str; 4] = ["LINKGATE_ROOT_ACCESS_KEY", "LINKGATE_ROOT_SECRET_KEY", "LINKGATE_MASTER_KEY", "LINKGATE_LOG"];
 
 #[cfg(test)]
 mod tests {
@@ -245,6 +245,8 @@ mod tests {
         assert_eq!(c.sts.min_duration_seconds, 2);
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.listen.port(), 0);
+        let c = Config::load(None, &vars(&[("LINKGATE_LOG", "warn"), ("LINKGATE_ROOT_SECRET_KEY", "x")])).unwrap();
+        assert!(!c.log.access_log);
     }
 
     #[test]

@@ -1,0 +1,275 @@
+//! Test harness: a linkgate server in-process on `127.0.0.1:0` with a fresh data
+//! dir, AWS SDK clients pointed at it, and a plain HTTP client for presigned URLs.
+
+#![allow(unreachable_pub, dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use linkgate::auth::RootCredentials;
+use linkgate::config::Config;
+use linkgate::http::AppState;
+use linkgate::objects::FsObjects;
+use linkgate::store::sqlite::SqliteStore;
+
+/// Root credentials every test server uses.
+pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+/// Secret of [`ACCESS_KEY`].
+pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+/// The region the server verifies for.
+pub const REGION: &str = "us-east-1";
+
+/// A running server; stopped and its directory removed on drop.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The server's data dir (inside [`TestServer::parent`]).
+    pub data_dir: PathBuf,
+    /// The temporary directory holding `data/`: nothing may appear beside it.
+    tmp: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// A server with the default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose configuration `tweak` may change first.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::Builder::new().prefix("linkgate-sdk-").tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let mut config = Config::load(None, &[]).unwrap();
+        config.data_dir.clone_from(&data_dir);
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        tweak(&mut config);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let root = RootCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() };
+        let store = SqliteStore::open(&config.sqlite_path().unwrap()).unwrap();
+        let objects = FsObjects::open(&data_dir).unwrap();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let state = Arc::new(AppState {
+            config,
+            store: Arc::new(store),
+            objects,
+            keys: Arc::new(root.clone()),
+            signing_keys: sigv4::SigningKeyCache::default(),
+            root,
+        });
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = linkgate::http::serve(listener, state, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self { addr, endpoint: format!("http://{addr}"), data_dir, tmp, shutdown: Some(tx) }
+    }
+
+    /// The temporary directory that holds the data dir.
+    pub fn parent(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// An SDK client with the SDK's defaults (flexible checksums: PutObject and
+    /// UploadPart go out as aws-chunked with a trailing CRC32).
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        self.client_with(|b| b)
+    }
+
+    /// An SDK client that computes checksums only when an operation requires them,
+    /// so uploads are plain bodies with a signed SHA-256.
+    pub fn plain_client(&self) -> aws_sdk_s3::Client {
+        self.client_with(|b| b.request_checksum_calculation(RequestChecksumCalculation::WhenRequired))
+    }
+
+    /// An SDK client with other credentials.
+    pub fn client_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+        let creds = Credentials::new(access_key, secret_key, None, None, "linkgate-test");
+        self.client_with(|b| b.credentials_provider(creds))
+    }
+
+    /// An SDK client built from the defaults, then `f`.
+    pub fn client_with(&self, f: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder) -> aws_sdk_s3::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let builder = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .force_path_style(true)
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "linkgate-test"))
+            .retry_config(RetryConfig::disabled())
+            .http_client(http);
+        aws_sdk_s3::Client::from_conf(f(builder).build())
+    }
+
+    /// Every regular file under [`TestServer::parent`].
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let ty = entry.file_type().unwrap();
+                if ty.is_dir() {
+                    walk(&entry.path(), out);
+                } else {
+                    out.push(entry.path());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.parent(), &mut out);
+        out
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A plain HTTP response, fully read.
+#[derive(Debug)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: axum::http::HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The text of the first `<name>` element of the XML body.
+    pub fn xml(&self, name: &str) -> Option<String> {
+        xml_element(&self.text(), name)
+    }
+
+    /// Asserts an S3 XML error: status, `<Code>`, and (when given) `<Message>`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str, message: Option<&str>) {
+        assert_eq!(self.status, status, "status; body: {}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/xml"), "content-type; body: {}", self.text());
+        assert_eq!(self.xml("Code").as_deref(), Some(code), "code; body: {}", self.text());
+        if let Some(m) = message {
+            assert_eq!(self.xml("Message").as_deref(), Some(m), "message; body: {}", self.text());
+        }
+        assert!(self.xml("RequestId").is_some_and(|r| !r.is_empty()), "RequestId; body: {}", self.text());
+    }
+}
+
+/// The unescaped text of the first `<name>…</name>` in `xml`.
+pub fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&close)?;
+    Some(unescape(&xml[start..end]))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&#13;", "\r").replace("&amp;", "&")
+}
+
+/// Sends one request with a plain HTTP/1.1 client (no signing, no retries).
+pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
+    let client: HyperClient<HttpConnector, Full<Bytes>> = HyperClient::builder(TokioExecutor::new()).build_http();
+    let mut req = axum::http::Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let resp = client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes().to_vec();
+    Resp { status: parts.status.as_u16(), headers: parts.headers, body }
+}
+
+/// Sends a presigned request as the SDK built it (its method, URL and headers).
+pub async fn send_presigned(p: &aws_sdk_s3::presigning::PresignedRequest, body: impl Into<Bytes>) -> Resp {
+    let headers: Vec<(&str, &str)> = p.headers().collect();
+    http(p.method(), p.uri(), &headers, body).await
+}
+
+/// A presigning config valid for `secs` from now.
+pub fn presign_for(secs: u64) -> aws_sdk_s3::presigning::PresigningConfig {
+    aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(secs)).unwrap()
+}
+
+/// A presigning config dated `offset_secs` from now (negative: in the past).
+pub fn presign_at(offset_secs: i64, secs: u64) -> aws_sdk_s3::presigning::PresigningConfig {
+    let now = SystemTime::now();
+    let start = if offset_secs >= 0 {
+        now + Duration::from_secs(offset_secs as u64)
+    } else {
+        now - Duration::from_secs(offset_secs.unsigned_abs())
+    };
+    aws_sdk_s3::presigning::PresigningConfig::builder().start_time(start).expires_in(Duration::from_secs(secs)).build().unwrap()
+}
+
+/// Replaces query parameter `name`'s value in `url` (or removes it with `None`).
+pub fn set_query_param(url: &str, name: &str, value: Option<&str>) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let mut found = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .filter_map(|seg| {
+            let key = seg.split_once('=').map_or(seg, |(k, _)| k);
+            if key == name {
+                found = true;
+                value.map(|v| format!("{name}={v}"))
+            } else {
+                Some(seg.to_owned())
+            }
+        })
+        .collect();
+    assert!(found, "{name} not in {url}");
+    format!("{base}?{}", pairs.join("&"))
+}
+
+/// The value of query parameter `name` in `url` (still encoded).
+pub fn query_param<'u>(url: &'u str, name: &str) -> Option<&'u str> {
+    let (_, query) = url.split_once('?')?;
+    query.split('&').find_map(|seg| {
+        let (k, v) = seg.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// `url` with its `X-Amz-Signature` changed in the last hex digit.
+pub fn tamper_signature(url: &str) -> String {
+    let sig = query_param(url, "X-Amz-Signature").unwrap();
+    let mut bad = sig.to_owned();
+    let last = bad.pop().unwrap();
+    bad.push(if last == '0' { '1' } else { '0' });
+    set_query_param(url, "X-Amz-Signature", Some(&bad))
+}
+
+/// Deterministic test bytes.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).wrapping_add((i >> 8) as u8)).collect()
+}
