@@ -155,7 +155,7 @@ def main():
         ng_port = free_port()
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(f"""worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+            f.write(f"""user root; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
 events {{ worker_connections 4096; }}
 http {{ access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000;
   client_body_temp_path {work}/nb; proxy_temp_path {work}/np; fastcgi_temp_path {work}/nf; uwsgi_temp_path {work}/nu; scgi_temp_path {work}/ns;

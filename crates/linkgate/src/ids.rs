@@ -16,7 +16,17 @@ pub fn fill(buf: &mut [u8]) {
     }
 }
 
-/// A request id in the shape S3 uses (16 upper-case hex characters).
+/// A request id in the shape S3 uses (16 upper-case hex characters): unique, not
+/// secret, so a random per-process base plus a counter (no syscall per request).
 pub fn request_id() -> String {
-    random_hex(8).to_ascii_uppercase()
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        let mut b = [0u8; 8];
+        fill(&mut b);
+        u64::from_le_bytes(b)
+    });
+    format!("{:016X}", base.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
 }

@@ -60,6 +60,29 @@ fn push_ascii(out: &mut String, bytes: &[u8]) {
     out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
 }
 
+/// Index of the first `needle` in `hay`: eight bytes per step (SWAR), which beats
+/// a byte loop on the 20–100-byte strings that queries are made of.
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A zero byte of `x` is a match. The lowest flagged byte is always a true
+        // match (false flags can only appear above a true one).
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == needle).map(|p| offset + p)
+}
+
 fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -74,24 +97,26 @@ fn hex_value(b: u8) -> Option<u8> {
 /// SigV4 treats the query as RFC 3986, not as an HTML form.
 pub fn decode(input: &str) -> Cow<'_, [u8]> {
     let bytes = input.as_bytes();
-    if !bytes.contains(&b'%') {
+    if find_byte(bytes, b'%').is_none() {
         return Cow::Borrowed(bytes);
     }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2]))
+    while let Some(p) = find_byte(&bytes[i..], b'%') {
+        // Copy the run before the `%` in one go.
+        let at = i + p;
+        out.extend_from_slice(&bytes[i..at]);
+        if at + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex_value(bytes[at + 1]), hex_value(bytes[at + 2]))
         {
             out.push(hi << 4 | lo);
-            i += 3;
-            continue;
+            i = at + 3;
+        } else {
+            out.push(b'%');
+            i = at + 1;
         }
-        out.push(b);
-        i += 1;
     }
+    out.extend_from_slice(&bytes[i..]);
     Cow::Owned(out)
 }
 
@@ -146,11 +171,32 @@ mod tests {
     }
 
     #[test]
+    fn find_byte_finds_the_first_match() {
+        let hay: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..hay.len() {
+            for needle in [b'a', b'h', b'i', b'p', b'z', b'&', 0, 0x80, 0xff] {
+                let mut h = hay[..len].to_vec();
+                assert_eq!(find_byte(&h, needle), h.iter().position(|&b| b == needle), "{len} {needle}");
+                for at in 0..len {
+                    h[at] = needle;
+                    assert_eq!(find_byte(&h, needle), h.iter().position(|&b| b == needle), "{len} {needle} {at}");
+                }
+            }
+        }
+        // Bytes just above and below the needle must not be confused with it.
+        assert_eq!(find_byte(&[0x25, 0x24, 0x26, 0x25, 0x01, 0x00, 0xff, 0x26, 0x25], 0x26), Some(2));
+        assert_eq!(find_byte(&[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00], 0x00), Some(8));
+    }
+
+    #[test]
     fn decode_keeps_broken_escapes() {
         assert_eq!(&*decode("a%2"), b"a%2");
         assert_eq!(&*decode("%zz%41"), b"%zzA");
         assert_eq!(&*decode("100%"), b"100%");
         assert_eq!(&*decode("a+b"), b"a+b");
+        assert_eq!(&*decode("%%41"), b"%A");
+        assert_eq!(&*decode("x%2Fy%2fz%"), b"x/y/z%");
+        assert_eq!(&*decode("%E1%88%B4!"), "ሴ!".as_bytes());
     }
 
     #[test]

@@ -72,7 +72,8 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// re-derivation per live scope and keeps memory flat without an LRU's bookkeeping.
 /// The secret is part of the key, so rotating a secret can never serve a stale key.
 pub struct SigningKeyCache {
-    entries: RwLock<HashMap<Box<str>, SigningKey>>,
+    /// Keyed by `secret\ndate\nregion\nservice\n` as bytes.
+    entries: RwLock<HashMap<Box<[u8]>, SigningKey>>,
     capacity: usize,
 }
 
@@ -84,13 +85,27 @@ impl SigningKeyCache {
 
     /// The signing key for this scope, derived at most once per cache generation.
     pub fn get(&self, secret: &str, scope_date: &str, region: &str, service: &str) -> SigningKey {
-        let mut id = String::with_capacity(secret.len() + scope_date.len() + region.len() + service.len() + 3);
-        for part in [secret, scope_date, region, service] {
-            id.push_str(part);
-            id.push('\n');
+        // The lookup key is built on the stack when it fits (it nearly always does), so
+        // a hit allocates nothing.
+        let parts = [secret, scope_date, region, service];
+        let len = parts.iter().map(|p| p.len() + 1).sum::<usize>();
+        let mut stack = [0u8; 256];
+        let mut heap = Vec::new();
+        let buf: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap
+        };
+        let mut at = 0;
+        for part in parts {
+            buf[at..at + part.len()].copy_from_slice(part.as_bytes());
+            buf[at + part.len()] = b'\n';
+            at += part.len() + 1;
         }
+        let id: &[u8] = buf;
         if let Ok(map) = self.entries.read()
-            && let Some(key) = map.get(id.as_str())
+            && let Some(key) = map.get(id)
         {
             return key.clone();
         }
@@ -99,7 +114,7 @@ impl SigningKeyCache {
             if map.len() >= self.capacity {
                 map.clear();
             }
-            map.insert(id.into_boxed_str(), key.clone());
+            map.insert(id.into(), key.clone());
         }
         key
     }
@@ -152,5 +167,17 @@ mod tests {
         cache.get("s", "20200103", "r", "s3");
         assert!(cache.len() <= 2);
         assert_ne!(cache.get("t", "20200101", "r", "s3").sign(b"x"), a);
+    }
+
+    #[test]
+    fn cache_handles_ids_longer_than_the_stack_buffer() {
+        let cache = SigningKeyCache::new(8);
+        let long = "k".repeat(300);
+        let direct = SigningKey::derive(&long, "20200101", "us-east-1", "s3").sign(b"x");
+        assert_eq!(cache.get(&long, "20200101", "us-east-1", "s3").sign(b"x"), direct);
+        assert_eq!(cache.get(&long, "20200101", "us-east-1", "s3").sign(b"x"), direct);
+        assert_eq!(cache.len(), 1);
+        // The separator keeps differently split parts apart.
+        assert_ne!(cache.get("ab", "c", "r", "s").sign(b"x"), cache.get("a", "bc", "r", "s").sign(b"x"));
     }
 }

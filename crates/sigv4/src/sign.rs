@@ -1,5 +1,7 @@
 //! Signing: presigned URLs (query auth) and `Authorization` headers.
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 
 use crate::canonical::{PathMode, QueryPair, canonical_query_pairs, push_canonical_headers, push_canonical_uri, push_sorted_query};
@@ -90,14 +92,37 @@ pub struct Presigned {
 
 /// `yyyymmdd/region/service/aws4_request`.
 pub fn credential_scope(time: AmzDate, region: &str, service: &str) -> String {
-    let mut s = String::with_capacity(8 + region.len() + service.len() + 15);
-    s.push_str(&time.scope_date());
+    scope_for(&time.scope_date(), region, service)
+}
+
+fn scope_for(scope_date: &str, region: &str, service: &str) -> String {
+    let mut s = String::with_capacity(scope_date.len() + region.len() + service.len() + 15);
+    s.push_str(scope_date);
     s.push('/');
     s.push_str(region);
     s.push('/');
     s.push_str(service);
     s.push_str("/aws4_request");
     s
+}
+
+/// `X-Amz-Date` and the scope date of a signing instant, formatted once per signature.
+struct Stamp {
+    amz_date: String,
+    /// Only for years outside 0–9999, where the scope date is not a prefix.
+    odd_scope_date: Option<String>,
+}
+
+impl Stamp {
+    fn new(time: AmzDate) -> Self {
+        let amz_date = time.amz_format();
+        let odd_scope_date = if amz_date.len() == 16 { None } else { Some(time.scope_date()) };
+        Self { amz_date, odd_scope_date }
+    }
+
+    fn scope_date(&self) -> &str {
+        self.odd_scope_date.as_deref().unwrap_or(&self.amz_date[..8])
+    }
 }
 
 /// Builds the canonical request from its lines.
@@ -108,7 +133,18 @@ pub(crate) fn canonical_request(
     signed_headers: &[&str],
     payload_hash: &str,
 ) -> String {
-    let mut creq = String::with_capacity(256 + req.path.len() + req.query.len());
+    // Sized up front so that building it does not reallocate (S3 paths are as sent;
+    // a path encoded again may still grow it).
+    let query_len: usize = query_pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let headers_len: usize = req
+        .headers
+        .iter()
+        .filter(|(n, _)| signed_headers.iter().any(|s| s.eq_ignore_ascii_case(n)))
+        .map(|(n, v)| n.len() + v.len() + 3)
+        .sum();
+    let names_len: usize = signed_headers.iter().map(|n| n.len() + 3).sum();
+    let mut creq =
+        String::with_capacity(req.method.len() + req.path.len() + query_len + headers_len + 2 * names_len + payload_hash.len() + 8);
     creq.push_str(req.method);
     creq.push('\n');
     push_canonical_uri(&mut creq, req.path, path_mode);
@@ -125,10 +161,14 @@ pub(crate) fn canonical_request(
 
 /// `AWS4-HMAC-SHA256\n<date>\n<scope>\n<hex sha256(creq)>`.
 pub fn string_to_sign(time: AmzDate, scope: &str, canonical_request: &str) -> String {
-    let mut sts = String::with_capacity(ALGORITHM.len() + 18 + scope.len() + 65);
+    string_to_sign_at(&time.amz_format(), scope, canonical_request)
+}
+
+fn string_to_sign_at(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    let mut sts = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
     sts.push_str(ALGORITHM);
     sts.push('\n');
-    sts.push_str(&time.amz_format());
+    sts.push_str(amz_date);
     sts.push('\n');
     sts.push_str(scope);
     sts.push('\n');
@@ -136,8 +176,9 @@ pub fn string_to_sign(time: AmzDate, scope: &str, canonical_request: &str) -> St
     sts
 }
 
-pub(crate) fn finish(key: &SigningKey, time: AmzDate, scope: &str, canonical_request: String) -> SignatureParts {
-    let string_to_sign = string_to_sign(time, scope, &canonical_request);
+/// Signs a canonical request; `amz_date` is the signing instant's `X-Amz-Date`.
+pub(crate) fn finish(key: &SigningKey, amz_date: &str, scope: &str, canonical_request: String) -> SignatureParts {
+    let string_to_sign = string_to_sign_at(amz_date, scope, &canonical_request);
     let signature = key.sign_hex(string_to_sign.as_bytes());
     SignatureParts { canonical_request, string_to_sign, signature }
 }
@@ -152,8 +193,12 @@ fn push_joined(out: &mut String, items: &[&str], sep: char) {
 }
 
 /// Lower-cased, sorted, de-duplicated header names: the `SignedHeaders` list.
-fn signed_header_names(headers: &[(&str, &str)]) -> Vec<String> {
-    let mut names: Vec<String> = headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+/// Names that are already lower case (the usual case) are borrowed.
+fn signed_header_names<'h>(headers: &[(&'h str, &str)]) -> Vec<Cow<'h, str>> {
+    let mut names: Vec<Cow<'h, str>> = headers
+        .iter()
+        .map(|&(n, _)| if n.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(n.to_ascii_lowercase()) } else { Cow::Borrowed(n) })
+        .collect();
     names.sort_unstable();
     names.dedup();
     names
@@ -178,16 +223,18 @@ pub fn presign_with(
     sign_session_token: bool,
 ) -> Presigned {
     let creds = params.credentials;
-    let scope = credential_scope(params.time, params.region, params.service);
+    let stamp = Stamp::new(params.time);
+    let scope = scope_for(stamp.scope_date(), params.region, params.service);
     let names = signed_header_names(req.headers);
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let name_refs: Vec<&str> = names.iter().map(|n| &**n).collect();
 
     // The X-Amz-* parameters, already encoded, in botocore's order.
-    let mut credential = String::with_capacity(creds.access_key_id.len() + scope.len() + 8);
+    // `%2F` after the key, and the scope's three `/` become `%2F` too.
+    let mut credential = String::with_capacity(creds.access_key_id.len() + scope.len() + 3 + 3 * 2);
     encode_into(&mut credential, creds.access_key_id.as_bytes(), false);
     credential.push_str("%2F");
     encode_into(&mut credential, scope.as_bytes(), false);
-    let mut signed = String::with_capacity(names.len() * 16);
+    let mut signed = String::with_capacity(names.iter().map(|n| n.len() + 3).sum());
     for (i, n) in names.iter().enumerate() {
         if i > 0 {
             signed.push_str("%3B");
@@ -199,11 +246,10 @@ pub fn presign_with(
         encode_into(&mut token_enc, token.as_bytes(), false);
     }
     let expires = expires_in.to_string();
-    let amz_date = params.time.amz_format();
     let mut added: Vec<(&str, &str)> = vec![
         ("X-Amz-Algorithm", ALGORITHM),
         ("X-Amz-Credential", &credential),
-        ("X-Amz-Date", &amz_date),
+        ("X-Amz-Date", &stamp.amz_date),
         ("X-Amz-Expires", &expires),
         ("X-Amz-SignedHeaders", &signed),
     ];
@@ -214,14 +260,15 @@ pub fn presign_with(
     let mut pairs = canonical_query_pairs(req.query);
     pairs.extend(added.iter().map(|&(k, v)| (k.into(), v.into())));
     let creq = canonical_request(req, params.path_mode, &mut pairs, &name_refs, params.payload_hash);
-    let key = cache.get(creds.secret_access_key, &params.time.scope_date(), params.region, params.service);
-    let parts = finish(&key, params.time, &scope, creq);
+    let key = cache.get(creds.secret_access_key, stamp.scope_date(), params.region, params.service);
+    let parts = finish(&key, &stamp.amz_date, &scope, creq);
 
-    let mut query = String::with_capacity(req.query.len() + 256 + token_enc.len());
-    query.push_str(req.query);
     if creds.session_token.is_some() && !sign_session_token {
         added.push(("X-Amz-Security-Token", &token_enc));
     }
+    let added_len: usize = added.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut query = String::with_capacity(req.query.len() + added_len + "&X-Amz-Signature=".len() + parts.signature.len());
+    query.push_str(req.query);
     for (k, v) in added.iter().chain([("X-Amz-Signature", parts.signature.as_str())].iter()) {
         if !query.is_empty() {
             query.push('&');
@@ -246,17 +293,18 @@ pub struct HeaderSignature {
 /// signed; the caller must already have added `host`, `x-amz-date` (matching
 /// `params.time`) and, where used, `x-amz-security-token` and `x-amz-content-sha256`.
 pub fn sign_headers(req: &RequestParts<'_>, params: &SigningParams<'_>, cache: &SigningKeyCache) -> HeaderSignature {
-    let scope = credential_scope(params.time, params.region, params.service);
+    let stamp = Stamp::new(params.time);
+    let scope = scope_for(stamp.scope_date(), params.region, params.service);
     let names = signed_header_names(req.headers);
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let name_refs: Vec<&str> = names.iter().map(|n| &**n).collect();
     let mut pairs = canonical_query_pairs(req.query);
     let creq = canonical_request(req, params.path_mode, &mut pairs, &name_refs, params.payload_hash);
-    let key = cache.get(params.credentials.secret_access_key, &params.time.scope_date(), params.region, params.service);
-    let parts = finish(&key, params.time, &scope, creq);
+    let key = cache.get(params.credentials.secret_access_key, stamp.scope_date(), params.region, params.service);
+    let parts = finish(&key, &stamp.amz_date, &scope, creq);
     let authorization = format!(
         "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={}",
         params.credentials.access_key_id,
-        names.join(";"),
+        name_refs.join(";"),
         parts.signature
     );
     HeaderSignature { authorization, parts }

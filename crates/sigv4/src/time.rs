@@ -112,14 +112,73 @@ impl AmzDate {
 
     /// `yyyyMMddTHHmmssZ`, the `X-Amz-Date` form.
     pub fn amz_format(self) -> String {
-        let (y, mo, d, h, mi, s) = self.civil();
-        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+        let mut out = String::with_capacity(16);
+        self.push_amz_format(&mut out);
+        out
     }
 
     /// `yyyyMMdd`, the credential-scope date.
     pub fn scope_date(self) -> String {
-        let (y, mo, d, ..) = self.civil();
-        format!("{y:04}{mo:02}{d:02}")
+        let mut out = String::with_capacity(8);
+        self.push_scope_date(&mut out);
+        out
+    }
+
+    /// Appends [`AmzDate::amz_format`] to `out` without a temporary string.
+    fn push_amz_format(self, out: &mut String) {
+        match self.amz_bytes() {
+            Some(b) => out.push_str(ascii(&b)),
+            None => {
+                let (y, mo, d, h, mi, s) = self.civil();
+                out.push_str(&format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"));
+            }
+        }
+    }
+
+    /// Appends [`AmzDate::scope_date`] to `out` without a temporary string.
+    fn push_scope_date(self, out: &mut String) {
+        match self.amz_bytes() {
+            Some(b) => out.push_str(ascii(&b[..8])),
+            None => {
+                let (y, mo, d, ..) = self.civil();
+                out.push_str(&format!("{y:04}{mo:02}{d:02}"));
+            }
+        }
+    }
+
+    /// True when `scope_date` is exactly [`AmzDate::scope_date`], without allocating.
+    pub(crate) fn has_scope_date(self, scope_date: &str) -> bool {
+        match self.amz_bytes() {
+            Some(b) => scope_date.as_bytes() == &b[..8],
+            None => scope_date == self.scope_date(),
+        }
+    }
+
+    /// `yyyyMMddTHHmmssZ` as bytes, for years 0–9999 (the only ones with four
+    /// digits; the callers fall back to `format!` for the rest, byte-identically).
+    fn amz_bytes(self) -> Option<[u8; 16]> {
+        let (y, mo, d, h, mi, s) = self.civil();
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let mut b = *b"00000000T000000Z";
+        put_digits(&mut b[0..4], y);
+        put_digits(&mut b[4..6], mo);
+        put_digits(&mut b[6..8], d);
+        put_digits(&mut b[9..11], h);
+        put_digits(&mut b[11..13], mi);
+        put_digits(&mut b[13..15], s);
+        Some(b)
+    }
+
+    /// Parses a credential-scope date `yyyyMMdd` (midnight UTC), exactly as
+    /// [`AmzDate::parse`] would parse `{date}T000000Z`.
+    pub(crate) fn parse_scope_date(date: &str) -> Option<Self> {
+        let b = date.as_bytes();
+        if b.len() != 8 {
+            return None;
+        }
+        Self::from_civil(digits(&b[0..4])?, digits(&b[4..6])?, digits(&b[6..8])?, 0, 0, 0)
     }
 
     /// `yyyy-MM-ddTHH:mm:ssZ`, as S3 writes `<Expires>` and `<ServerTime>`.
@@ -138,6 +197,20 @@ impl fmt::Display for AmzDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.amz_format())
     }
+}
+
+/// Writes `v` (0 ≤ v < 10^len) as zero-padded decimal into `out`.
+fn put_digits(out: &mut [u8], mut v: i64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// The digits written by [`put_digits`] as a `&str`; they are ASCII, so this never
+/// falls back to the empty string.
+fn ascii(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
 }
 
 fn digits(b: &[u8]) -> Option<i64> {
@@ -200,6 +273,32 @@ mod tests {
         assert_eq!(t.scope_date(), "20150830");
         assert_eq!(t.rfc3339(), "2015-08-30T12:36:00Z");
         assert_eq!(AmzDate::parse("20000229T000000Z").unwrap().rfc3339(), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn fast_formatting_matches_format_macro() {
+        let slow = |t: AmzDate| {
+            let (y, mo, d, h, mi, s) = t.civil();
+            (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"), format!("{y:04}{mo:02}{d:02}"))
+        };
+        let samples =
+            [i64::MIN / 4, -62_167_219_201, -62_167_219_200, -1, 0, 1_440_938_160, 253_402_300_799, 253_402_300_800, i64::MAX / 4];
+        for unix in samples.into_iter().chain((-70_000_000_000i64..300_000_000_000).step_by(1_234_567_891)) {
+            let t = AmzDate::from_unix(unix);
+            let (amz, scope) = slow(t);
+            assert_eq!(t.amz_format(), amz, "{unix}");
+            assert_eq!(t.scope_date(), scope, "{unix}");
+            assert!(t.has_scope_date(&scope), "{unix}");
+            assert!(!t.has_scope_date("19700101x"), "{unix}");
+        }
+    }
+
+    #[test]
+    fn scope_dates_parse_like_full_dates() {
+        for date in ["20150830", "20000229", "20010229", "2015083O", "20151301", "2015-830", "+0150830", "00000101", "1234567", "123456789"]
+        {
+            assert_eq!(AmzDate::parse_scope_date(date), AmzDate::parse(&format!("{date}T000000Z")), "{date}");
+        }
     }
 
     #[test]

@@ -11,11 +11,11 @@ use std::borrow::Cow;
 
 use subtle::ConstantTimeEq;
 
-use crate::canonical::{PathMode, canonical_query_pairs};
+use crate::canonical::{PathMode, QueryPair, canonical_query_pairs, push_query_pair, split_ascii, split_once_ascii};
 use crate::encode::{decode, encode_into};
 use crate::error::{AuthStyle, CredentialProblem, VerifyError};
 use crate::key::{SigningKey, SigningKeyCache};
-use crate::sign::{ALGORITHM, MAX_EXPIRES, RequestParts, UNSIGNED_PAYLOAD, canonical_request, credential_scope, finish};
+use crate::sign::{ALGORITHM, MAX_EXPIRES, RequestParts, UNSIGNED_PAYLOAD, canonical_request, finish};
 use crate::time::AmzDate;
 
 /// What this endpoint accepts: its scope, its clock, and its tolerances.
@@ -52,13 +52,12 @@ pub struct PendingAuth<'r> {
     style: AuthStyle,
     req: RequestParts<'r>,
     path_mode: PathMode,
-    access_key: Cow<'r, str>,
-    scope_date: String,
-    region: String,
-    service: String,
+    scope: Scope<'r>,
     signed_at: AmzDate,
     expires_at: Option<AmzDate>,
-    signed_headers: Vec<String>,
+    signed_headers: Vec<Cow<'r, str>>,
+    /// The canonical query pairs, when the checks already walked the query.
+    query_pairs: Option<Vec<QueryPair<'r>>>,
     signature: Cow<'r, str>,
     session_token: Option<Cow<'r, str>>,
     payload_hash: Cow<'r, str>,
@@ -90,7 +89,7 @@ pub struct Verified {
 impl<'r> PendingAuth<'r> {
     /// The access key the request claims.
     pub fn access_key(&self) -> &str {
-        &self.access_key
+        self.scope.access_key()
     }
 
     /// The session token sent with the request.
@@ -105,13 +104,16 @@ impl<'r> PendingAuth<'r> {
 
     /// Checks the signature with `secret`, in constant time.
     pub fn verify(self, secret: &str, cache: &SigningKeyCache) -> Result<Verified, VerifyError> {
-        let key = cache.get(secret, &self.scope_date, &self.region, &self.service);
+        let key = cache.get(secret, self.scope.date(), self.scope.region(), self.scope.service());
         let time = self.signed_at;
-        let scope = credential_scope(time, &self.region, &self.service);
-        let names: Vec<&str> = self.signed_headers.iter().map(String::as_str).collect();
-        let mut pairs = canonical_query_pairs(self.req.query);
+        // `date/region/service/aws4_request`, checked by `parse_scope` to be exactly
+        // what `credential_scope(signed_at, region, service)` builds.
+        let scope = self.scope.scope();
+        let names: Vec<&str> = self.signed_headers.iter().map(|n| &**n).collect();
+        let mut pairs = self.query_pairs.unwrap_or_else(|| canonical_query_pairs(self.req.query));
         let creq = canonical_request(&self.req, self.path_mode, &mut pairs, &names, &self.payload_hash);
-        let parts = finish(&key, time, &scope, creq);
+        let amz_date = time.amz_format();
+        let parts = finish(&key, &amz_date, scope, creq);
         let mut matched = eq_ct(&parts.signature, &self.signature);
         if !matched && self.path_mode == PathMode::AsSent {
             // Clients disagree on which path bytes to escape (`!`, `*`, `'`, `(`…);
@@ -119,15 +121,14 @@ impl<'r> PendingAuth<'r> {
             let reencoded = reencode_path(self.req.path);
             if reencoded != self.req.path {
                 let req = RequestParts { path: &reencoded, ..self.req };
-                let mut pairs = canonical_query_pairs(self.req.query);
                 let creq = canonical_request(&req, self.path_mode, &mut pairs, &names, &self.payload_hash);
-                let alt = finish(&key, time, &scope, creq);
+                let alt = finish(&key, &amz_date, scope, creq);
                 matched = eq_ct(&alt.signature, &self.signature);
             }
         }
         if !matched {
             return Err(VerifyError::SignatureMismatch {
-                access_key: self.access_key.into_owned(),
+                access_key: self.scope.access_key().to_owned(),
                 string_to_sign: parts.string_to_sign,
                 canonical_request: parts.canonical_request,
                 signature_provided: self.signature.into_owned(),
@@ -135,20 +136,27 @@ impl<'r> PendingAuth<'r> {
         }
         Ok(Verified {
             style: self.style,
-            access_key: self.access_key.into_owned(),
+            access_key: self.scope.access_key().to_owned(),
             session_token: self.session_token.map(Cow::into_owned),
             signed_at: self.signed_at,
             expires_at: self.expires_at,
             signature: parts.signature,
             signing_key: key,
-            scope,
+            scope: scope.to_owned(),
             payload_hash: self.payload_hash.into_owned(),
         })
     }
 }
 
+/// Constant-time string equality (the length is not secret). The bytes are OR-folded
+/// without branches and only the fold goes through `subtle`, instead of one
+/// optimisation barrier per byte.
 fn eq_ct(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    bool::from(diff.ct_eq(&0))
 }
 
 fn reencode_path(path: &str) -> String {
@@ -185,8 +193,15 @@ pub fn check_presigned<'r>(req: &RequestParts<'r>, policy: &Policy<'_>) -> Resul
     let mut signature = Slot::default();
     let mut token = Slot::default();
     let mut content_sha256 = Slot::default();
-    for seg in req.query.split('&') {
-        let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
+    // One walk over the query finds the auth parameters and builds the canonical
+    // pairs that `verify` signs (exactly as `canonical_query_pairs` would).
+    let mut query_pairs = Vec::with_capacity(8);
+    for seg in split_ascii(req.query, b'&') {
+        if seg.is_empty() {
+            continue;
+        }
+        let (k, v) = split_once_ascii(seg, b'=').unwrap_or((seg, ""));
+        push_query_pair(&mut query_pairs, k, v);
         let slot = match k {
             "X-Amz-Algorithm" => &mut algorithm,
             "X-Amz-Credential" => &mut credential,
@@ -229,8 +244,8 @@ pub fn check_presigned<'r>(req: &RequestParts<'r>, policy: &Policy<'_>) -> Resul
     if policy.now >= expires_at {
         return Err(VerifyError::Expired { expires_in, expires_at, server_time: policy.now });
     }
-    let scope = parse_scope(&credential, AuthStyle::Query, policy, signed_at)?;
-    let signed: Vec<String> = signed_headers.split(';').map(str::to_owned).collect();
+    let scope = parse_scope(credential, AuthStyle::Query, policy, signed_at)?;
+    let signed = split_signed_headers(signed_headers);
     check_all_signed(req, &signed)?;
     let payload_hash = match (header(req, "x-amz-content-sha256"), content_sha256.value(), policy.payload_hash) {
         (Some(h), _, _) => Cow::Borrowed(h),
@@ -242,13 +257,11 @@ pub fn check_presigned<'r>(req: &RequestParts<'r>, policy: &Policy<'_>) -> Resul
         style: AuthStyle::Query,
         req: *req,
         path_mode: policy.path_mode,
-        access_key: scope.access_key,
-        scope_date: scope.date,
-        region: scope.region,
-        service: scope.service,
+        scope,
         signed_at,
         expires_at: Some(expires_at),
         signed_headers: signed,
+        query_pairs: Some(query_pairs),
         signature,
         session_token: token.value(),
         payload_hash,
@@ -287,8 +300,8 @@ pub fn check_header<'r>(req: &RequestParts<'r>, policy: &Policy<'_>) -> Result<P
             max_skew_ms: (policy.max_skew_secs as u64) * 1000,
         });
     }
-    let scope = parse_scope(&Cow::Borrowed(credential), AuthStyle::Header, policy, signed_at)?;
-    let signed: Vec<String> = signed_headers.split(';').map(str::to_owned).collect();
+    let scope = parse_scope(Cow::Borrowed(credential), AuthStyle::Header, policy, signed_at)?;
+    let signed = split_signed_headers(Cow::Borrowed(signed_headers));
     if !signed.iter().any(|h| h == "host") {
         return Err(VerifyError::HeadersNotSigned(vec!["host".into()]));
     }
@@ -301,13 +314,11 @@ pub fn check_header<'r>(req: &RequestParts<'r>, policy: &Policy<'_>) -> Result<P
         style: AuthStyle::Header,
         req: *req,
         path_mode: policy.path_mode,
-        access_key: scope.access_key,
-        scope_date: scope.date,
-        region: scope.region,
-        service: scope.service,
+        scope,
         signed_at,
         expires_at: None,
         signed_headers: signed,
+        query_pairs: None,
         signature: Cow::Borrowed(signature),
         session_token: header(req, "x-amz-security-token").map(Cow::Borrowed),
         payload_hash,
@@ -334,25 +345,56 @@ impl<'r> Slot<'r> {
         }
         self.raw.map(|raw| match decode(raw) {
             Cow::Borrowed(_) => Cow::Borrowed(raw),
-            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+            Cow::Owned(bytes) => {
+                Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+            }
         })
     }
 }
 
+/// The credential (`AKID/date/region/service/aws4_request`, decoded) and where its
+/// parts are: one string instead of one allocation per part.
+#[derive(Clone, Debug)]
 struct Scope<'r> {
-    access_key: Cow<'r, str>,
-    date: String,
-    region: String,
-    service: String,
+    credential: Cow<'r, str>,
+    /// Byte length of the access key; the date follows after a `/`.
+    ak_len: usize,
+    region: std::ops::Range<usize>,
+    service: std::ops::Range<usize>,
 }
 
-fn parse_scope<'r>(credential: &Cow<'r, str>, style: AuthStyle, policy: &Policy<'_>, signed_at: AmzDate) -> Result<Scope<'r>, VerifyError> {
+impl Scope<'_> {
+    fn access_key(&self) -> &str {
+        &self.credential[..self.ak_len]
+    }
+
+    fn date(&self) -> &str {
+        &self.credential[self.ak_len + 1..self.ak_len + 9]
+    }
+
+    fn region(&self) -> &str {
+        &self.credential[self.region.clone()]
+    }
+
+    fn service(&self) -> &str {
+        &self.credential[self.service.clone()]
+    }
+
+    /// `date/region/service/aws4_request`.
+    fn scope(&self) -> &str {
+        &self.credential[self.ak_len + 1..]
+    }
+}
+
+fn parse_scope<'r>(credential: Cow<'r, str>, style: AuthStyle, policy: &Policy<'_>, signed_at: AmzDate) -> Result<Scope<'r>, VerifyError> {
     let fail = |p| VerifyError::Credential(style, p);
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [ak, date, region, service, terminal] = parts[..] else {
+    let mut parts = split_ascii(&credential, b'/');
+    let (Some(ak), Some(date), Some(region), Some(service), Some(terminal), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(fail(CredentialProblem::Malformed));
     };
-    if ak.is_empty() || date.len() != 8 || AmzDate::parse(&format!("{date}T000000Z")).is_none() {
+    if ak.is_empty() || date.len() != 8 || AmzDate::parse_scope_date(date).is_none() {
         return Err(fail(CredentialProblem::Malformed));
     }
     if region != policy.region {
@@ -364,30 +406,47 @@ fn parse_scope<'r>(credential: &Cow<'r, str>, style: AuthStyle, policy: &Policy<
     if terminal != "aws4_request" {
         return Err(fail(CredentialProblem::WrongTerminal { got: terminal.into() }));
     }
-    let amz_day = signed_at.scope_date();
-    if date != amz_day {
-        return Err(fail(CredentialProblem::DateMismatch { scope_date: date.into(), amz_date: amz_day }));
+    if !signed_at.has_scope_date(date) {
+        return Err(fail(CredentialProblem::DateMismatch { scope_date: date.into(), amz_date: signed_at.scope_date() }));
     }
-    let access_key = match credential {
-        Cow::Borrowed(c) => Cow::Borrowed(&c[..ak.len()]),
-        Cow::Owned(_) => Cow::Owned(ak.to_owned()),
-    };
-    Ok(Scope { access_key, date: date.into(), region: region.into(), service: service.into() })
+    let ak_len = ak.len();
+    let region_start = ak_len + 1 + date.len() + 1;
+    let service_start = region_start + region.len() + 1;
+    let (region, service) = (region_start..service_start - 1, service_start..service_start + service.len());
+    Ok(Scope { credential, ak_len, region, service })
+}
+
+/// The `SignedHeaders` list split at `;`, borrowing from the request when it can.
+fn split_signed_headers(list: Cow<'_, str>) -> Vec<Cow<'_, str>> {
+    match list {
+        Cow::Borrowed(list) => split_ascii(list, b';').map(Cow::Borrowed).collect(),
+        Cow::Owned(list) => split_ascii(&list, b';').map(|n| Cow::Owned(n.to_owned())).collect(),
+    }
 }
 
 /// S3 refuses presigned requests carrying `host`, `content-md5` or `x-amz-*` headers
 /// that the signature does not cover (they could be changed in transit).
-fn check_all_signed(req: &RequestParts<'_>, signed: &[String]) -> Result<(), VerifyError> {
+fn check_all_signed(req: &RequestParts<'_>, signed: &[Cow<'_, str>]) -> Result<(), VerifyError> {
     let mut missing: Vec<String> = Vec::new();
     for (name, _) in req.headers {
-        let lower = name.to_ascii_lowercase();
-        let must = lower == "host" || lower == "content-md5" || (lower.starts_with("x-amz-") && lower != "x-amz-content-sha256");
-        if must && !signed.contains(&lower) && !missing.contains(&lower) {
-            missing.push(lower);
+        let must = name.eq_ignore_ascii_case("host")
+            || name.eq_ignore_ascii_case("content-md5")
+            || (name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")) && !name.eq_ignore_ascii_case("x-amz-content-sha256"));
+        // A signed name must equal the lower-cased header name exactly.
+        if must && !signed.iter().any(|s| is_lowercase_of(s, name)) {
+            let lower = name.to_ascii_lowercase();
+            if !missing.contains(&lower) {
+                missing.push(lower);
+            }
         }
     }
     if !signed.iter().any(|s| s == "host") && !missing.iter().any(|m| m == "host") {
         missing.insert(0, "host".into());
     }
     if missing.is_empty() { Ok(()) } else { Err(VerifyError::HeadersNotSigned(missing)) }
+}
+
+/// `lower == name.to_ascii_lowercase()`, without allocating.
+fn is_lowercase_of(lower: &str, name: &str) -> bool {
+    lower.len() == name.len() && lower.bytes().zip(name.bytes()).all(|(l, n)| l == n.to_ascii_lowercase())
 }

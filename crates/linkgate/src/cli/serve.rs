@@ -11,6 +11,7 @@ use crate::auth::{RootCredentials, RootSource};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::objects::FsObjects;
+use crate::store::cached::CachedStore;
 use crate::store::sqlite::SqliteStore;
 
 /// Arguments of `linkgate serve`.
@@ -60,6 +61,8 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, CliError> {
     }
     let db = config.sqlite_path().map_err(|e| CliError::usage(e.to_string()))?;
     let store = SqliteStore::open(&db).map_err(|e| fail(&format!("cannot open database {}", db.display()), &e))?;
+    // The embedded store has one writer (this process), so caching reads is coherent.
+    let store = CachedStore::new(store, 100_000);
     let objects = FsObjects::open(&config.data_dir).map_err(|e| fail("cannot open object directory", &e))?;
     Ok(Arc::new(AppState {
         config,

@@ -1,7 +1,10 @@
 //! Object files on the local filesystem.
 
+use std::collections::HashMap;
 use std::io;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -14,7 +17,21 @@ use crate::s3::checksum::{BodyDigests, DigestValues};
 #[derive(Clone, Debug)]
 pub struct FsObjects {
     root: PathBuf,
+    small: Arc<RwLock<SmallFiles>>,
 }
+
+/// Contents of small files, keyed by file id. Files never change once written (a new
+/// version is a new id), so entries never go stale; they are dropped on removal.
+#[derive(Debug, Default)]
+struct SmallFiles {
+    files: HashMap<String, Bytes>,
+    bytes: usize,
+}
+
+/// Files up to this size are kept in memory after their first read.
+pub const SMALL_FILE: u64 = 64 * 1024;
+/// Memory the small-file cache may use.
+const SMALL_BUDGET: usize = 16 * 1024 * 1024;
 
 /// A file made durable by [`FsObjects::write`], with the digests computed on the way.
 #[derive(Clone, Debug)]
@@ -45,7 +62,31 @@ impl FsObjects {
         for entry in std::fs::read_dir(root.join("tmp"))? {
             let _ = std::fs::remove_file(entry?.path());
         }
-        Ok(Self { root })
+        Ok(Self { root, small: Arc::default() })
+    }
+
+    /// The whole content of a small file (at most [`SMALL_FILE`] bytes), from memory
+    /// when it was read before.
+    pub fn read_small(&self, id: &str) -> io::Result<Bytes> {
+        if let Ok(cache) = self.small.read()
+            && let Some(b) = cache.files.get(id)
+        {
+            return Ok(b.clone());
+        }
+        let mut buf = Vec::new();
+        self.open_file(id)?.take(SMALL_FILE + 1).read_to_end(&mut buf)?;
+        let bytes = Bytes::from(buf);
+        if bytes.len() as u64 <= SMALL_FILE
+            && let Ok(mut cache) = self.small.write()
+        {
+            if cache.bytes + bytes.len() > SMALL_BUDGET {
+                cache.files.clear();
+                cache.bytes = 0;
+            }
+            cache.bytes += bytes.len();
+            cache.files.insert(id.to_owned(), bytes.clone());
+        }
+        Ok(bytes)
     }
 
     /// The path of file `id`. Ids are hex we generated; anything else is refused.
@@ -63,6 +104,11 @@ impl FsObjects {
 
     /// Deletes file `id`; a missing file is not an error (it is what we wanted).
     pub fn remove(&self, id: &str) {
+        if let Ok(mut cache) = self.small.write()
+            && let Some(b) = cache.files.remove(id)
+        {
+            cache.bytes -= b.len();
+        }
         if let Ok(path) = self.path(id)
             && let Err(e) = std::fs::remove_file(&path)
             && e.kind() != io::ErrorKind::NotFound

@@ -4,6 +4,7 @@
 //! shared database when one machine is not enough. Calls are synchronous and short
 //! (point lookups, small transactions); object bytes never pass through here.
 
+pub mod cached;
 pub mod sqlite;
 
 use std::fmt;
@@ -46,6 +47,9 @@ pub struct ObjectMeta {
 }
 
 /// Result of looking an object up, telling a missing bucket from a missing key.
+// Returned once per request and destructured at once: boxing `Found` would only add
+// an allocation to the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// The bucket does not exist.

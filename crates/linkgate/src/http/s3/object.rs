@@ -332,6 +332,14 @@ const SMALL_BODY: u64 = 256 * 1024;
 const CHUNK: usize = 512 * 1024;
 
 fn open_body(objects: &FsObjects, meta: &ObjectMeta, start: u64, len: u64) -> Result<Body, S3Error> {
+    if meta.size <= crate::objects::fs::SMALL_FILE {
+        let all = objects.read_small(&meta.file_id).map_err(|e| {
+            tracing::error!(error = %e, bucket = %meta.bucket, file = %meta.file_id, "object file unreadable");
+            S3Error::internal()
+        })?;
+        let (a, b) = (start as usize, (start + len) as usize);
+        return if b <= all.len() { Ok(Body::from(all.slice(a..b))) } else { Err(S3Error::internal()) };
+    }
     let mut file = objects.open_file(&meta.file_id).map_err(|e| {
         tracing::error!(error = %e, bucket = %meta.bucket, file = %meta.file_id, "object file missing");
         S3Error::internal()
