@@ -214,6 +214,11 @@ http {{ access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_re
             md5 = base64.urlsafe_b64encode(hashlib.md5(f"{expires}{uri} {SECRET}".encode()).digest()).decode().rstrip("=")
             ng_url = f"http://127.0.0.1:{ng_port}{uri}?md5={md5}&expires={expires}"
             ng_worker = int(subprocess.run(["pgrep", "-P", str(ng.pid)], capture_output=True, text=True).stdout.split()[0])
+            # Restart linkgate on the same data so its RSS reflects the GET, not the
+            # memory the allocator kept from the load runs and the upload above.
+            os.killpg(lg.pid, signal.SIGTERM)
+            lg.wait(timeout=10)
+            lg = srv.start([linkgate, "serve", "--listen", f"127.0.0.1:{lg_port}", "--data-dir", os.path.join(work, "lg")], env, lg_port)
             rows = []
             for label, url, pid in (("linkgate", lg_url, lg.pid), ("nginx secure_link", ng_url, ng_worker)):
                 times, rss = [], []

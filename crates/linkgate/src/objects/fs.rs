@@ -144,7 +144,7 @@ impl FsObjects {
         S: Stream<Item = Result<Bytes, E>>,
     {
         let file = tokio::fs::File::create(tmp).await.map_err(WriteError::Io)?;
-        let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let mut size = 0u64;
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {

@@ -329,7 +329,7 @@ pub(crate) async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str, head: boo
 /// hit costs less than handing the read to a blocking thread.
 const SMALL_BODY: u64 = 256 * 1024;
 /// Chunk size for streaming larger bodies.
-const CHUNK: usize = 512 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 fn open_body(objects: &FsObjects, meta: &ObjectMeta, start: u64, len: u64) -> Result<Body, S3Error> {
     if meta.size <= crate::objects::fs::SMALL_FILE {
