@@ -1,18 +1,16 @@
 //! Who is asking: access keys, their secrets, and the identities behind them.
 //!
-//! For now one identity exists, root, whose credentials come from the environment
-//! or are generated once into the data dir. Users, roles and policies build on this
-//! module's [`KeyLookup`] without touching the protocol handlers.
+//! Root credentials come from the environment or are generated once into the data
+//! dir; users, their keys and policies, roles and STS sessions live in the identity
+//! store. [`authority::Authority`] resolves any access key and judges each request
+//! at access time.
+
+pub mod authority;
+pub mod policy;
+pub mod secrets;
 
 use std::io::Write as _;
 use std::path::Path;
-
-/// An authenticated principal.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Identity {
-    /// The root identity: may do everything.
-    Root,
-}
 
 /// The root access key pair.
 #[derive(Clone)]
@@ -83,27 +81,9 @@ impl RootCredentials {
         Ok((creds, RootSource::Generated))
     }
 
-    /// New random credentials: `AKIA` + 16 upper-case base-32 characters, 40-char secret.
+    /// New random credentials: `AKIA` + 16 base-32 characters, 40-character secret.
     pub fn generate() -> Self {
-        const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut raw = [0u8; 56];
-        crate::ids::fill(&mut raw);
-        let ak: String = raw[..16].iter().map(|b| B32[(b % 32) as usize] as char).collect();
-        let sk: String = raw[16..].iter().map(|b| B64[(b % 64) as usize] as char).collect();
-        Self { access_key_id: format!("AKIA{ak}"), secret_access_key: sk }
-    }
-}
-
-/// Finds the secret and identity behind an access key.
-pub trait KeyLookup: Send + Sync {
-    /// `None` when the key is unknown or inactive.
-    fn lookup(&self, access_key_id: &str) -> Option<(String, Identity)>;
-}
-
-impl KeyLookup for RootCredentials {
-    fn lookup(&self, access_key_id: &str) -> Option<(String, Identity)> {
-        (access_key_id == self.access_key_id).then(|| (self.secret_access_key.clone(), Identity::Root))
+        Self { access_key_id: secrets::new_access_key_id(false), secret_access_key: secrets::new_secret_access_key() }
     }
 }
 

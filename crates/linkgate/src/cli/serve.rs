@@ -7,6 +7,8 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::CliError;
+use crate::auth::authority::Authority;
+use crate::auth::secrets::{MasterKey, MasterKeySource};
 use crate::auth::{RootCredentials, RootSource};
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -59,8 +61,24 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, CliError> {
             root.secret_access_key
         );
     }
+    let (master, master_source) = MasterKey::load_or_create(&config.data_dir, std::env::var("LINKGATE_MASTER_KEY").ok())
+        .map_err(|e| fail("cannot load the master key", &e))?;
+    if master_source == MasterKeySource::Generated {
+        eprintln!(
+            "linkgate: generated a master key at {} (mode 0600); back it up with the database",
+            config.data_dir.join("master.key").display()
+        );
+    }
+    open_state(config, root, master)
+}
+
+/// Opens the embedded stores under `config.data_dir` and builds the shared state.
+/// Tests use this with their own root credentials and master key.
+pub fn open_state(config: Config, root: RootCredentials, master: MasterKey) -> Result<Arc<AppState>, CliError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| CliError::failure(format!("{what}: {e}"));
     let db = config.sqlite_path().map_err(|e| CliError::usage(e.to_string()))?;
-    let store = SqliteStore::open(&db).map_err(|e| fail(&format!("cannot open database {}", db.display()), &e))?;
+    let store = Arc::new(SqliteStore::open(&db).map_err(|e| fail(&format!("cannot open database {}", db.display()), &e))?);
+    let authority = Authority::new(root.clone(), store.clone(), Arc::new(master));
     // The embedded store has one writer (this process), so caching reads is coherent.
     let store = CachedStore::new(store, 100_000);
     let objects = FsObjects::open(&config.data_dir).map_err(|e| fail("cannot open object directory", &e))?;
@@ -68,7 +86,7 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, CliError> {
         config,
         store: Arc::new(store),
         objects,
-        keys: Arc::new(root.clone()),
+        authority: Arc::new(authority),
         signing_keys: sigv4::SigningKeyCache::default(),
         root,
     }))

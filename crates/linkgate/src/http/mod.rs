@@ -14,7 +14,8 @@ use axum::serve::ListenerExt as _;
 use sigv4::SigningKeyCache;
 use tokio::net::TcpListener;
 
-use crate::auth::{KeyLookup, RootCredentials};
+use crate::auth::RootCredentials;
+use crate::auth::authority::Authority;
 use crate::config::Config;
 use crate::objects::FsObjects;
 use crate::store::MetaStore;
@@ -27,8 +28,8 @@ pub struct AppState {
     pub store: Arc<dyn MetaStore>,
     /// Object bytes.
     pub objects: FsObjects,
-    /// Access keys → secrets and identities.
-    pub keys: Arc<dyn KeyLookup>,
+    /// Access keys → secrets and principals; access-time decisions.
+    pub authority: Arc<Authority>,
     /// Derived signing keys, so verification costs one HMAC, not five.
     pub signing_keys: SigningKeyCache,
     /// Root credentials (also reachable through `keys`).
@@ -56,5 +57,6 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

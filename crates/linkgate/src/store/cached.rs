@@ -6,20 +6,20 @@
 //! reader that raced a writer from caching the row it read before the commit.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use super::{BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, StoreResult, UploadInfo, WriteCondition, WriteOutcome};
 
 /// Caches found objects of an inner store.
-pub struct CachedStore<S> {
-    inner: S,
+pub struct CachedStore {
+    inner: Arc<dyn MetaStore>,
     objects: RwLock<HashMap<String, ObjectMeta>>,
     generation: AtomicU64,
     capacity: usize,
 }
 
-impl<S> std::fmt::Debug for CachedStore<S> {
+impl std::fmt::Debug for CachedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedStore").field("capacity", &self.capacity).finish_non_exhaustive()
     }
@@ -33,9 +33,9 @@ fn cache_key(bucket: &str, key: &str) -> String {
     k
 }
 
-impl<S: MetaStore> CachedStore<S> {
+impl CachedStore {
     /// Wraps `inner`, caching up to `capacity` objects (cleared wholesale when full).
-    pub fn new(inner: S, capacity: usize) -> Self {
+    pub fn new(inner: Arc<dyn MetaStore>, capacity: usize) -> Self {
         Self { inner, objects: RwLock::new(HashMap::new()), generation: AtomicU64::new(0), capacity: capacity.max(1) }
     }
 
@@ -54,7 +54,7 @@ impl<S: MetaStore> CachedStore<S> {
     }
 }
 
-impl<S: MetaStore> MetaStore for CachedStore<S> {
+impl MetaStore for CachedStore {
     fn create_bucket(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
         self.inner.create_bucket(name, now_ms)
     }
@@ -154,12 +154,12 @@ mod tests {
     fn writes_are_seen_by_the_next_read() {
         let dir = std::env::temp_dir().join(format!("linkgate-cached-{}", crate::ids::random_hex(6)));
         std::fs::create_dir_all(&dir).unwrap();
-        let s = CachedStore::new(SqliteStore::open(&dir.join("db")).unwrap(), 2);
+        let s = CachedStore::new(Arc::new(SqliteStore::open(&dir.join("db")).unwrap()), 2);
         s.create_bucket("b", 0).unwrap();
         let meta =
             |f: &str| ObjectMeta { bucket: "b".into(), key: "k".into(), file_id: f.into(), etag: "\"e\"".into(), ..ObjectMeta::default() };
         s.put_object(&meta("f1"), &WriteCondition::None).unwrap();
-        let file = |s: &CachedStore<SqliteStore>| match s.object("b", "k").unwrap() {
+        let file = |s: &CachedStore| match s.object("b", "k").unwrap() {
             Lookup::Found(m) => Some(m.file_id),
             _ => None,
         };

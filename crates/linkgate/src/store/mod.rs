@@ -5,7 +5,9 @@
 //! (point lookups, small transactions); object bytes never pass through here.
 
 pub mod cached;
+pub mod identity;
 pub mod sqlite;
+mod sqlite_identity;
 
 use std::fmt;
 

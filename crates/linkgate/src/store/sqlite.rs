@@ -87,11 +87,12 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let writer = open(path)?;
         writer.execute_batch(SCHEMA).map_err(err)?;
+        writer.execute_batch(super::sqlite_identity::SCHEMA).map_err(err)?;
         let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
         Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
             if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
@@ -102,7 +103,7 @@ impl SqliteStore {
         f(&conn).map_err(err)
     }
 
-    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    pub(super) fn write<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let mut conn = self.writer.lock().map_err(err)?;
         f(&mut conn).map_err(err)
     }

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -16,10 +15,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use linkgate::auth::RootCredentials;
+use linkgate::auth::secrets::MasterKey;
 use linkgate::config::Config;
-use linkgate::http::AppState;
-use linkgate::objects::FsObjects;
-use linkgate::store::sqlite::SqliteStore;
 
 /// Root credentials every test server uses.
 pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -57,17 +54,8 @@ impl TestServer {
         tweak(&mut config);
         std::fs::create_dir_all(&data_dir).unwrap();
         let root = RootCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() };
-        let store = SqliteStore::open(&config.sqlite_path().unwrap()).unwrap();
-        let objects = FsObjects::open(&data_dir).unwrap();
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-        let state = Arc::new(AppState {
-            config,
-            store: Arc::new(store),
-            objects,
-            keys: Arc::new(root.clone()),
-            signing_keys: sigv4::SigningKeyCache::default(),
-            root,
-        });
+        let state = linkgate::cli::serve::open_state(config, root, MasterKey::from_bytes([7; 32])).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {

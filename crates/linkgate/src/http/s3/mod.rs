@@ -25,7 +25,6 @@ use axum::response::Response;
 use sigv4::AmzDate;
 
 use super::AppState;
-use crate::auth::Identity;
 use crate::ids;
 use crate::s3::error::S3Error;
 
@@ -131,11 +130,6 @@ impl Ctx<'_> {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
-
-    #[allow(dead_code)]
-    pub(crate) fn identity(&self) -> Option<&Identity> {
-        self.auth.as_ref().map(|a| &a.identity)
-    }
 }
 
 /// Result type of operation handlers.
@@ -188,6 +182,17 @@ async fn dispatch(state: &AppState, parts: &Parts, body: Body) -> S3Result {
         return post::handle_post_object(&ctx, bucket, body).await;
     }
     ctx.auth = Some(auth::authenticate(&ctx)?);
+    if matches!(target, Target::Object(..) | Target::Bucket(_))
+        && let Some(b) = target.bucket()
+        && !(parts.method == Method::POST && ctx.query.has("delete"))
+    {
+        bucket::validate_name(b)?;
+    }
+    if let Some((action, resource)) = auth::required_permission(&ctx, &target)
+        && !(parts.method == Method::POST && ctx.query.has("delete"))
+    {
+        auth::authorize(&ctx, action, &resource)?;
+    }
     route(&ctx, &target, body).await
 }
 

@@ -12,6 +12,8 @@ use futures_util::StreamExt;
 use super::body::PendingChecks;
 use super::object::{commit, metadata_from_headers, set, write_body};
 use super::{Ctx, S3Result, bucket, now_ms, store_err};
+use crate::auth::authority::Authority;
+use crate::auth::policy::{S3_PUT_OBJECT, s3_object_arn};
 use crate::s3::checksum::ChecksumAlgorithm;
 use crate::s3::error::S3Error;
 use crate::s3::post_policy::{
@@ -52,9 +54,15 @@ pub(crate) async fn handle_post_object(ctx: &Ctx<'_>, bucket: &str, body: Body) 
         return Err(S3Error::new("KeyTooLongError", 400, "Your key is too long").with("MaxSizeAllowed", "1024"));
     }
     let auth = parse_auth(&form, &ctx.state.config.region)?;
-    let (secret, _identity) =
-        ctx.state.keys.lookup(auth.access_key()).ok_or_else(|| PostError::invalid_access_key_id(auth.access_key()))?;
-    verify_signature(&auth, &secret, &ctx.state.signing_keys)?;
+    let credential = match ctx.state.authority.resolve(auth.access_key()) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(PostError::invalid_access_key_id(auth.access_key()).into()),
+        Err(e) => return Err(store_err(e)),
+    };
+    verify_signature(&auth, &credential.secret, &ctx.state.signing_keys)?;
+    Authority::check_session(&credential, auth.security_token(), ctx.now.unix() * 1000).map_err(super::auth::denial_error)?;
+    Authority::authorize(&credential, S3_PUT_OBJECT, &s3_object_arn(bucket, &key), super::auth::source_ip(ctx))
+        .map_err(super::auth::denial_error)?;
     let policy = parse_policy(auth.policy_b64())?;
     check_policy(&policy, &form, bucket, ctx.now.unix())?;
     if ctx.state.store.bucket(bucket).map_err(store_err)?.is_none() {
