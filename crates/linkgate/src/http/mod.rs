@@ -2,9 +2,11 @@
 //!
 //! - [`s3`]: the S3-compatible API (path style), the fallback for every path not
 //!   under `/-/` (no bucket name can start with `-`).
+//! - [`query`]: the AWS query protocol on `POST /` — STS and IAM.
 //! - [`ops`]: `/-/healthz`, `/-/readyz`, `/-/metrics`.
 
 pub mod ops;
+pub mod query;
 pub mod s3;
 
 use std::sync::Arc;

@@ -139,6 +139,13 @@ pub(crate) type S3Result = Result<Response, S3Error>;
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let request_id = ids::request_id();
     let (parts, body) = req.into_parts();
+    if crate::http::query::is_query_request(&parts) {
+        let mut r = crate::http::query::handle(&state, &parts, body, &request_id).await;
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            r.headers_mut().insert("x-amzn-requestid", v);
+        }
+        return r;
+    }
     let result = dispatch(&state, &parts, body).await;
     let mut response = match result {
         Ok(r) => r,
