@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use super::body::read_small;
 use super::object::set;
 use super::{Ctx, S3Result, empty, iso8601_ms, now_ms, store_err, xml_response};
+use crate::auth::policy::{S3_DELETE_OBJECT, s3_object_arn};
 use crate::s3::error::S3Error;
 use crate::s3::xml::{self, XmlWriter};
 use crate::store::DeleteBucket;
@@ -144,6 +145,14 @@ pub(crate) async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, body: Body) -> S
     let mut w = XmlWriter::document();
     w.open_root("DeleteResult");
     for key in keys {
+        if let Err(e) = super::auth::authorize(ctx, S3_DELETE_OBJECT, &s3_object_arn(bucket, &key)) {
+            w.open("Error");
+            w.element("Key", &key);
+            w.element("Code", e.code);
+            w.element("Message", &e.message);
+            w.close("Error");
+            continue;
+        }
         match ctx.state.store.delete_object(bucket, &key) {
             Ok(file) => {
                 if let Some(f) = file {

@@ -189,12 +189,10 @@ async fn dispatch(state: &AppState, parts: &Parts, body: Body) -> S3Result {
         return post::handle_post_object(&ctx, bucket, body).await;
     }
     ctx.auth = Some(auth::authenticate(&ctx)?);
-    if matches!(target, Target::Object(..) | Target::Bucket(_))
-        && let Some(b) = target.bucket()
-        && !(parts.method == Method::POST && ctx.query.has("delete"))
-    {
+    if let Some(b) = target.bucket() {
         bucket::validate_name(b)?;
     }
+    // DeleteObjects is authorized per key inside its handler.
     if let Some((action, resource)) = auth::required_permission(&ctx, &target)
         && !(parts.method == Method::POST && ctx.query.has("delete"))
     {
