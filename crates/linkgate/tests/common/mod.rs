@@ -33,6 +33,8 @@ pub struct TestServer {
     pub endpoint: String,
     /// The server's data dir (inside [`TestServer::parent`]).
     pub data_dir: PathBuf,
+    /// The server's shared state, for test setup that has no HTTP API of its own.
+    pub state: std::sync::Arc<linkgate::http::AppState>,
     /// The temporary directory holding `data/`: nothing may appear beside it.
     tmp: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -58,13 +60,14 @@ impl TestServer {
         let state = linkgate::cli::serve::open_state(config, root, MasterKey::from_bytes([7; 32])).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let shared = state.clone();
         tokio::spawn(async move {
-            let _ = linkgate::http::serve(listener, state, async move {
+            let _ = linkgate::http::serve(listener, shared, async move {
                 let _ = rx.await;
             })
             .await;
         });
-        Self { addr, endpoint: format!("http://{addr}"), data_dir, tmp, shutdown: Some(tx) }
+        Self { addr, endpoint: format!("http://{addr}"), data_dir, state, tmp, shutdown: Some(tx) }
     }
 
     /// The temporary directory that holds the data dir.

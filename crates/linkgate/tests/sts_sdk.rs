@@ -1,0 +1,157 @@
+//! Temporary credentials end to end with the real `aws-sdk-sts` and `aws-sdk-s3`:
+//! AssumeRole and GetSessionToken over HTTP, then S3 requests — header-signed and
+//! presigned — judged at access time: policy, session expiry, revocation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_sts::config::{BehaviorVersion, Credentials as StsCredentials, Region};
+use common::{ACCESS_KEY, REGION, SECRET_KEY, TestServer, presign_for, send_presigned};
+use linkgate::auth::secrets::{new_access_key_id, new_secret_access_key};
+use linkgate::store::identity::{AddKey, KeyRecord, RoleRecord};
+
+fn sts(server: &TestServer, ak: &str, sk: &str) -> aws_sdk_sts::Client {
+    sts_with(server, StsCredentials::new(ak, sk, None, None, "test"))
+}
+
+fn sts_with(server: &TestServer, credentials: StsCredentials) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(credentials)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+const READ_POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
+
+/// Creates bucket `bkt` with object `k`, a user `alice` with one key, and a role
+/// `reader` that alice may assume. Returns alice's key pair and the role ARN.
+async fn setup(server: &TestServer) -> (String, String, String) {
+    let s3 = server.client();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    s3.put_object().bucket("bkt").key("k").body(b"hello".to_vec().into()).send().await.unwrap();
+    let authority = &server.state.authority;
+    let store = authority.store();
+    assert!(store.create_user("alice", 0).unwrap());
+    let (ak, sk) = (new_access_key_id(false), new_secret_access_key());
+    let key = KeyRecord {
+        secret_sealed: authority.master().seal(sk.as_bytes(), ak.as_bytes()),
+        access_key_id: ak.clone(),
+        user: "alice".into(),
+        active: true,
+        created_ms: 0,
+    };
+    assert_eq!(store.add_key(&key).unwrap(), AddKey::Added);
+    let role = RoleRecord {
+        name: "reader".into(),
+        created_ms: 0,
+        max_session_secs: 3600,
+        trusted_users: vec!["alice".into()],
+        policies: vec![("read".into(), READ_POLICY.into())],
+        revoked_before_ms: 0,
+    };
+    assert!(store.create_role(&role).unwrap());
+    authority.invalidate();
+    let account = linkgate::http::query::account_id(ACCESS_KEY);
+    (ak, sk, format!("arn:aws:iam::{account}:role/reader"))
+}
+
+fn creds(c: &aws_sdk_sts::types::Credentials) -> Credentials {
+    Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "sts")
+}
+
+#[tokio::test]
+async fn assumed_role_acts_with_the_role_policy() {
+    let server = TestServer::start().await;
+    let (ak, sk, role_arn) = setup(&server).await;
+    let out = sts(&server, &ak, &sk).assume_role().role_arn(&role_arn).role_session_name("s1").duration_seconds(900).send().await.unwrap();
+    let c = out.credentials().unwrap();
+    assert!(c.access_key_id().starts_with("ASIA"));
+    assert!(out.assumed_role_user().unwrap().arn().ends_with(":assumed-role/reader/s1"));
+    let session = StsCredentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "s");
+    let who = sts_with(&server, session).get_caller_identity().send().await.unwrap();
+    assert!(who.arn().unwrap().ends_with(":assumed-role/reader/s1"));
+
+    let s3 = server.client_with(|b| b.credentials_provider(creds(c)));
+    let body = s3.get_object().bucket("bkt").key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"hello");
+    let err = s3.put_object().bucket("bkt").key("x").body(b"no".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("AccessDenied"));
+}
+
+#[tokio::test]
+async fn untrusted_caller_and_too_long_sessions_are_refused() {
+    let server = TestServer::start().await;
+    let (ak, sk, role_arn) = setup(&server).await;
+    let err =
+        sts(&server, &ak, &sk).assume_role().role_arn(&role_arn).role_session_name("s1").duration_seconds(7200).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("ValidationError"));
+    let bad = format!("{}x", role_arn);
+    let err = sts(&server, &ak, &sk).assume_role().role_arn(&bad).role_session_name("s1").send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("AccessDenied"));
+    let err = sts(&server, "AKIAUNKNOWN000000000", SECRET_KEY).get_caller_identity().send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("InvalidClientTokenId"));
+}
+
+#[tokio::test]
+async fn a_presigned_url_dies_with_its_session_not_its_expires() {
+    let server = TestServer::start_with(|c| c.sts.min_duration_seconds = 1).await;
+    let (ak, sk, _) = setup(&server).await;
+    let out = sts(&server, &ak, &sk).get_session_token().duration_seconds(2).send().await.unwrap();
+    // alice's own policy is what a GetSessionToken session carries.
+    let store = server.state.authority.store();
+    assert!(store.put_user_policy("alice", "read", READ_POLICY).unwrap());
+    server.state.authority.invalidate();
+    let s3 = server.client_with(|b| b.credentials_provider(creds(out.credentials().unwrap())));
+    let url = s3.get_object().bucket("bkt").key("k").presigned(presign_for(3600)).await.unwrap();
+    assert_eq!(send_presigned(&url, Vec::new()).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    send_presigned(&url, Vec::new()).await.assert_error(400, "ExpiredToken", Some("The provided token has expired."));
+}
+
+#[tokio::test]
+async fn revoking_role_sessions_kills_old_urls_but_not_new_sessions() {
+    let server = TestServer::start().await;
+    let (ak, sk, role_arn) = setup(&server).await;
+    let client = sts(&server, &ak, &sk);
+    let old = client.assume_role().role_arn(&role_arn).role_session_name("old").send().await.unwrap();
+    let old_s3 = server.client_with(|b| b.credentials_provider(creds(old.credentials().unwrap())));
+    let url = old_s3.get_object().bucket("bkt").key("k").presigned(presign_for(600)).await.unwrap();
+    assert_eq!(send_presigned(&url, Vec::new()).await.status, 200);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!(server.state.authority.store().revoke_role_sessions("reader", now_ms).unwrap());
+    server.state.authority.invalidate();
+    send_presigned(&url, Vec::new()).await.assert_error(403, "AccessDenied", None);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let new = client.assume_role().role_arn(&role_arn).role_session_name("new").send().await.unwrap();
+    let new_s3 = server.client_with(|b| b.credentials_provider(creds(new.credentials().unwrap())));
+    let url = new_s3.get_object().bucket("bkt").key("k").presigned(presign_for(600)).await.unwrap();
+    assert_eq!(send_presigned(&url, Vec::new()).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_session_token_that_is_missing_or_wrong_is_invalid() {
+    let server = TestServer::start().await;
+    let (ak, sk, role_arn) = setup(&server).await;
+    let out = sts(&server, &ak, &sk).assume_role().role_arn(&role_arn).role_session_name("s1").send().await.unwrap();
+    let c = out.credentials().unwrap();
+    let no_token = server.client_as(c.access_key_id(), c.secret_access_key());
+    let err = no_token.get_object().bucket("bkt").key("k").send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("InvalidToken"));
+    let wrong = server.client_with(|b| {
+        b.credentials_provider(Credentials::new(c.access_key_id(), c.secret_access_key(), Some("forged-token".into()), None, "t"))
+    });
+    let err = wrong.get_object().bucket("bkt").key("k").send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("InvalidToken"));
+}
