@@ -4,7 +4,9 @@
 //!   under `/-/` (no bucket name can start with `-`).
 //! - [`query`]: the AWS query protocol on `POST /` — STS and IAM.
 //! - [`ops`]: `/-/healthz`, `/-/readyz`, `/-/metrics`.
+//! - [`admin`]: the JSON admin API under `/-/api/v1/` (users, keys, policies, roles).
 
+pub mod admin;
 pub mod ops;
 pub mod query;
 pub mod s3;
@@ -46,7 +48,7 @@ impl std::fmt::Debug for AppState {
 
 /// The whole application as one router.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().merge(ops::router()).fallback(s3::handle).with_state(state)
+    Router::new().merge(ops::router()).merge(admin::router()).fallback(s3::handle).with_state(state)
 }
 
 /// Serves until `shutdown` resolves. Sets TCP_NODELAY on every connection: without

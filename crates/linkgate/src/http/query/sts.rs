@@ -68,7 +68,9 @@ fn issue(
     let access_key_id = new_access_key_id(true);
     let secret = new_secret_access_key();
     let token = random_token(64);
-    let now_ms = call.now.unix() * 1000;
+    // Millisecond precision: a revocation at time T must not refuse a session
+    // issued later within the same second.
+    let now_ms = crate::http::s3::now_ms();
     let expires_ms = now_ms + (secs as i64) * 1000;
     let record = SessionRecord {
         secret_sealed: call.state.authority.master().seal(secret.as_bytes(), access_key_id.as_bytes()),
