@@ -223,7 +223,7 @@ async fn handle_inner(state: &AppState, parts: &Parts, body: Body, request_id: &
         }
     };
     let verified = pending.verify(&credential.secret, &state.signing_keys)?;
-    Authority::check_session(&credential, verified.session_token.as_deref(), now.unix() * 1000).map_err(|d| match d {
+    Authority::check_session(&credential, verified.session_token.as_deref(), crate::http::s3::now_ms()).map_err(|d| match d {
         Denial::ExpiredToken => QueryError::new(400, "ExpiredToken", "The security token included in the request is expired"),
         Denial::InvalidToken => QueryError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid."),
         Denial::AccessDenied => QueryError::access_denied("The session has been revoked."),

@@ -83,7 +83,7 @@ pub(crate) fn authenticate(ctx: &Ctx<'_>) -> Result<Authenticated, S3Error> {
     let pending = if sigv4::is_presigned(raw_query) { sigv4::check_presigned(&req, &policy)? } else { sigv4::check_header(&req, &policy)? };
     let credential = resolve(ctx, pending.access_key())?;
     let verified = pending.verify(&credential.secret, &ctx.state.signing_keys)?;
-    Authority::check_session(&credential, verified.session_token.as_deref(), ctx.now.unix() * 1000).map_err(denial_error)?;
+    Authority::check_session(&credential, verified.session_token.as_deref(), super::now_ms()).map_err(denial_error)?;
     Ok(Authenticated { credential, v4: Some(verified) })
 }
 
@@ -121,7 +121,7 @@ fn authenticate_v2(
         .with("SignatureProvided", v2.signature));
     }
     let token = ctx.query.get("x-amz-security-token").or_else(|| ctx.header("x-amz-security-token"));
-    Authority::check_session(&credential, token, ctx.now.unix() * 1000).map_err(denial_error)?;
+    Authority::check_session(&credential, token, super::now_ms()).map_err(denial_error)?;
     Ok(Authenticated { credential, v4: None })
 }
 

@@ -60,7 +60,7 @@ pub(crate) async fn handle_post_object(ctx: &Ctx<'_>, bucket: &str, body: Body) 
         Err(e) => return Err(store_err(e)),
     };
     verify_signature(&auth, &credential.secret, &ctx.state.signing_keys)?;
-    Authority::check_session(&credential, auth.security_token(), ctx.now.unix() * 1000).map_err(super::auth::denial_error)?;
+    Authority::check_session(&credential, auth.security_token(), now_ms()).map_err(super::auth::denial_error)?;
     Authority::authorize(&credential, S3_PUT_OBJECT, &s3_object_arn(bucket, &key), super::auth::source_ip(ctx))
         .map_err(super::auth::denial_error)?;
     let policy = parse_policy(auth.policy_b64())?;
