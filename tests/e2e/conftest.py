@@ -147,15 +147,18 @@ def start_server(linkgate_bin):
 
 
 @pytest.fixture(scope="module")
-def server(linkgate_bin):
+def server(linkgate_bin, request):
     """A server per test module, root credentials AK/SK, in its own temp data dir.
 
+    A module may set `LINKGATE_SERVER_ENV = {"LINKGATE_…": "…"}` for extra server
+    environment variables (none by default).
     On failure, its stderr is in `server.log_path` (kept if LINKGATE_E2E_KEEP_LOGS is set)."""
+    extra = dict(getattr(request.module, "LINKGATE_SERVER_ENV", {}))
     data_dir = tempfile.mkdtemp(prefix="linkgate-e2e-data-")
     log_path = data_dir.rstrip("/") + ".log"
     srv = LinkgateServer(
         linkgate_bin, data_dir,
-        server_env(LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK), log_path,
+        server_env(LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, **extra), log_path,
     )
     yield srv
     srv.stop()
