@@ -616,3 +616,35 @@ def test_iam_errors(iam, make_user):
     with pytest.raises(ClientError) as e:
         iam.create_role(RoleName=uid("badtrust"), AssumeRolePolicyDocument="{not json")
     client_error(e, 400, "MalformedPolicyDocument")
+
+
+# --- linkgate presign --refresh ---------------------------------------------
+
+
+def test_presign_refresh_gets_a_session_long_enough_or_says_how_long(
+    server, bucket, make_user, make_role, account, run, aws_env
+):
+    """`linkgate presign --refresh` assumes the role for as long as the URL should
+    live; when the role's maximum is shorter, the URL is still made and the tool says
+    exactly when it will really stop working."""
+    name, ak, sk = make_user()
+    role = make_role(user_arn(account, name), allow("s3:GetObject", objects(bucket)), max_secs=3600)
+    env = dict(aws_env, AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk)
+    base = ["presign", f"s3://{bucket}/public/a.txt", "--endpoint-url", server.url, "--refresh", "--role-arn", role]
+
+    fits = run(*base, "--expires-in", "1800", "--json", env=env)
+    out = json.loads(fits.stdout)
+    assert out["temporary_credentials"] is True
+    assert out["effective_expires_at"] == out["expires_at"], out
+    ok(get(out["url"]), b"public bytes")
+    assert "X-Amz-Security-Token=" in out["url"] and "ASIA" in out["url"]
+
+    longer = run(*base, "--expires-in", "7200", env=env)
+    url = longer.stdout.strip()
+    ok(get(url), b"public bytes")
+    assert "the URL stops working then" in longer.stderr, longer.stderr
+    strict = run(*base, "--expires-in", "7200", "--strict", env=env, check=False)
+    assert strict.returncode == 1 and "--strict" in strict.stderr
+
+    denied = run(*base[:-1], role + "-nope", "--expires-in", "60", env=env, check=False)
+    assert denied.returncode == 1 and "AccessDenied" in denied.stderr, denied.stderr

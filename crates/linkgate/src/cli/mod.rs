@@ -4,8 +4,11 @@
 //! that return data (so tests call them directly); this module only parses
 //! arguments, picks credentials, prints and turns errors into exit codes.
 
+pub mod admin;
 pub mod explain;
+pub mod identity;
 pub mod presign;
+pub mod refresh;
 pub mod serve;
 
 use std::fmt;
@@ -31,6 +34,18 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Run the gateway: S3-compatible API with SigV4 verification on embedded storage.
     Serve(serve::ServeArgs),
+    /// Manage users (admin API of a running linkgate serve).
+    #[command(subcommand)]
+    User(identity::UserCommand),
+    /// Manage users' access keys: create, list, deactivate, activate, delete.
+    #[command(subcommand)]
+    Key(identity::KeyCommand),
+    /// Attach, show and remove IAM-style JSON policies of users and roles.
+    #[command(subcommand)]
+    Policy(identity::PolicyCommand),
+    /// Manage roles that users may assume through STS.
+    #[command(subcommand)]
+    Role(identity::RoleCommand),
 }
 
 /// A failure to report to the person at the terminal.
@@ -72,6 +87,10 @@ pub fn main() -> ExitCode {
         Command::Presign(args) => presign::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::User(cmd) => identity::run_user(&cmd),
+        Command::Key(cmd) => identity::run_key(&cmd),
+        Command::Policy(cmd) => identity::run_policy(&cmd),
+        Command::Role(cmd) => identity::run_role(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -83,6 +83,19 @@ pub struct PresignArgs {
     /// Fail instead of warning when the credentials expire before the URL would.
     #[arg(long)]
     pub strict: bool,
+    /// Sign with a fresh STS session (AssumeRole on --role-arn, or the profile's
+    /// role_arn) long enough to cover --expires-in when the role allows it.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Role to assume with --refresh (default: the profile's role_arn).
+    #[arg(long, requires = "refresh")]
+    pub role_arn: Option<String>,
+    /// RoleSessionName for --refresh.
+    #[arg(long, default_value = "linkgate-presign", requires = "refresh")]
+    pub role_session_name: String,
+    /// STS endpoint for --refresh (default: --endpoint-url; linkgate serves STS).
+    #[arg(long, requires = "refresh")]
+    pub sts_endpoint_url: Option<String>,
     /// Print a JSON object instead of the bare URL.
     #[arg(long)]
     pub json: bool,
@@ -163,8 +176,12 @@ pub struct PresignOutput {
 /// Runs `linkgate presign`.
 pub fn run(args: &PresignArgs) -> Result<(), CliError> {
     let env = ProcessEnvironment;
-    let creds = credentials::load(&env, args.profile.as_deref()).map_err(|e| CliError::failure(e.to_string()))?;
     let request = resolve(args, &env)?;
+    let creds = if args.refresh {
+        refreshed_credentials(args, &env, &request)?
+    } else {
+        credentials::load(&env, args.profile.as_deref()).map_err(|e| CliError::failure(e.to_string()))?
+    };
     let out = presign_url(&request, &creds, &SigningKeyCache::new(4))?;
     if args.strict
         && let Some(exp) = &out.credentials_expire_at
@@ -185,6 +202,30 @@ pub fn run(args: &PresignArgs) -> Result<(), CliError> {
         println!("{}", out.url);
     }
     Ok(())
+}
+
+/// `--refresh`: the role's source credentials assume the role for a session long
+/// enough for the URL (or the longest the role allows).
+fn refreshed_credentials(args: &PresignArgs, env: &dyn Environment, request: &PresignRequest) -> Result<AwsCredentials, CliError> {
+    let settings = credentials::profile_settings(env, args.profile.as_deref()).ok();
+    let role_arn = args
+        .role_arn
+        .clone()
+        .or_else(|| settings.as_ref().and_then(|s| s.role_arn.clone()))
+        .ok_or_else(|| CliError::usage("--refresh needs --role-arn, or a profile with role_arn"))?;
+    // A role profile's own keys come from its source_profile.
+    let source = match settings.as_ref().and_then(|s| s.role_arn.as_ref().and(s.source_profile.clone())) {
+        Some(src) if args.role_arn.is_none() => Some(src),
+        _ => args.profile.clone(),
+    };
+    let base = credentials::load(env, source.as_deref()).map_err(|e| CliError::failure(e.to_string()))?;
+    let endpoint = args
+        .sts_endpoint_url
+        .clone()
+        .or_else(|| args.endpoint_url.clone())
+        .or_else(|| endpoint_from_env(env, args.profile.as_deref()))
+        .unwrap_or_else(|| "https://sts.amazonaws.com".into());
+    super::refresh::assume_role(&endpoint, &request.region, &base, &role_arn, &args.role_session_name, request.expires_in)
 }
 
 /// Turns flags (plus environment and profile) into a [`PresignRequest`].
