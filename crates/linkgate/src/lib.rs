@@ -17,6 +17,7 @@ pub mod config;
 pub mod credentials;
 pub mod http;
 pub mod ids;
+mod json_tree;
 pub mod objects;
 pub mod s3;
 pub mod store;

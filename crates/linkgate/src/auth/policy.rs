@@ -24,7 +24,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use crate::json_tree::Json;
 
 /// `s3:GetObject`: read an object (GET/HEAD), and create links that read one.
 pub const S3_GET_OBJECT: &str = "s3:GetObject";
@@ -117,7 +117,7 @@ impl PolicyDocument {
     /// Parses and validates a policy document; every error names what to fix.
     pub fn parse(json: &str) -> Result<Self, PolicyError> {
         let root: Json = serde_json::from_str(json).map_err(|e| PolicyError::new(format!("Syntax errors in policy: {e}")))?;
-        let Json::Object(fields) = &root else {
+        let Json::Obj(fields) = &root else {
             return Err(PolicyError::new(format!("Policy document must be a JSON object, not {}", root.kind())));
         };
         check_fields(fields, "")?;
@@ -126,7 +126,7 @@ impl PolicyDocument {
             match name.as_str() {
                 "Version" => version = Some(value),
                 "Id" => {
-                    if !matches!(value, Json::String(_)) {
+                    if !matches!(value, Json::Str(_)) {
                         return Err(PolicyError::new(format!("Id must be a string, not {}", value.kind())));
                     }
                 }
@@ -136,17 +136,17 @@ impl PolicyDocument {
         }
         let variables = match version {
             None => false,
-            Some(Json::String(v)) if v == "2012-10-17" => true,
-            Some(Json::String(v)) if v == "2008-10-17" => false,
-            Some(Json::String(v)) => {
+            Some(Json::Str(v)) if v == "2012-10-17" => true,
+            Some(Json::Str(v)) if v == "2008-10-17" => false,
+            Some(Json::Str(v)) => {
                 return Err(PolicyError::new(format!("Unsupported Version {v}: use \"2012-10-17\"")));
             }
             Some(other) => return Err(PolicyError::new(format!("Version must be a string, not {}", other.kind()))),
         };
         let statements: &[Json] = match statement {
             None => return Err(PolicyError::new("Statement is required")),
-            Some(Json::Array(items)) => items,
-            Some(one @ Json::Object(_)) => std::slice::from_ref(one),
+            Some(Json::Arr(items)) => items,
+            Some(one @ Json::Obj(_)) => std::slice::from_ref(one),
             Some(other) => {
                 return Err(PolicyError::new(format!("Statement must be an object or an array of objects, not {}", other.kind())));
             }
@@ -350,12 +350,12 @@ fn utf8_len(lead: u8) -> usize {
 
 /// Parses one statement; returns it with its `Sid` (for the uniqueness check).
 fn parse_statement(value: &Json, index: usize, variables: bool) -> Result<(Statement, Option<&str>), PolicyError> {
-    let Json::Object(fields) = value else {
+    let Json::Obj(fields) = value else {
         return Err(PolicyError::new(format!("Statement {index}: must be an object, not {}", value.kind())));
     };
     let sid = match fields.iter().find(|(name, _)| name == "Sid") {
         None => None,
-        Some((_, Json::String(sid))) => Some(sid.as_str()),
+        Some((_, Json::Str(sid))) => Some(sid.as_str()),
         Some((_, other)) => return Err(PolicyError::new(format!("Statement {index}: Sid must be a string, not {}", other.kind()))),
     };
     let context = match sid {
@@ -386,9 +386,9 @@ fn parse_statement(value: &Json, index: usize, variables: bool) -> Result<(State
 
     let effect = match effect {
         None => return Err(fail("Effect is required".into())),
-        Some(Json::String(e)) if e == "Allow" => Effect::Allow,
-        Some(Json::String(e)) if e == "Deny" => Effect::Deny,
-        Some(Json::String(e)) => return Err(fail(format!("Effect must be Allow or Deny, not \"{e}\""))),
+        Some(Json::Str(e)) if e == "Allow" => Effect::Allow,
+        Some(Json::Str(e)) if e == "Deny" => Effect::Deny,
+        Some(Json::Str(e)) => return Err(fail(format!("Effect must be Allow or Deny, not \"{e}\""))),
         Some(other) => return Err(fail(format!("Effect must be Allow or Deny, not {}", other.kind()))),
     };
 
@@ -432,7 +432,7 @@ fn parse_statement(value: &Json, index: usize, variables: bool) -> Result<(State
 /// `{"IpAddress": {"aws:SourceIp": "cidr" | ["cidr", …]}, "NotIpAddress": {…}}`.
 /// Operators are case-sensitive, keys case-insensitive, as in IAM.
 fn parse_conditions(value: &Json) -> Result<Box<[IpCondition]>, String> {
-    let Json::Object(operators) = value else {
+    let Json::Obj(operators) = value else {
         return Err(format!("Condition must be an object, not {}", value.kind()));
     };
     check_fields(operators, "Condition: ").map_err(|e| e.message)?;
@@ -445,7 +445,7 @@ fn parse_conditions(value: &Json) -> Result<Box<[IpCondition]>, String> {
                 return Err(format!("Unsupported condition operator {other}: only IpAddress and NotIpAddress are supported"));
             }
         };
-        let Json::Object(keys) = block else {
+        let Json::Obj(keys) = block else {
             return Err(format!("Condition {operator} must be an object, not {}", block.kind()));
         };
         if keys.is_empty() {
@@ -469,12 +469,12 @@ fn parse_conditions(value: &Json) -> Result<Box<[IpCondition]>, String> {
 /// A string or a non-empty array of strings.
 fn strings(value: &Json, what: &str) -> Result<Box<[Box<str>]>, String> {
     match value {
-        Json::String(s) => Ok(Box::new([s.as_str().into()])),
-        Json::Array(items) if items.is_empty() => Err(format!("{what} must not be an empty array")),
-        Json::Array(items) => items
+        Json::Str(s) => Ok(Box::new([s.as_str().into()])),
+        Json::Arr(items) if items.is_empty() => Err(format!("{what} must not be an empty array")),
+        Json::Arr(items) => items
             .iter()
             .map(|item| match item {
-                Json::String(s) => Ok(s.as_str().into()),
+                Json::Str(s) => Ok(s.as_str().into()),
                 other => Err(format!("{what} must be a string or an array of strings, not an array holding {}", other.kind())),
             })
             .collect(),
@@ -491,92 +491,6 @@ fn check_fields(fields: &[(String, Json)], prefix: &str) -> Result<(), PolicyErr
         }
     }
     Ok(())
-}
-
-/// A JSON value that keeps every object member in order, duplicates included
-/// (`serde_json::Value` silently keeps only the last one).
-#[derive(Debug)]
-enum Json {
-    Null,
-    Bool,
-    Number,
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    /// For messages: "Action must be a string …, not a number".
-    fn kind(&self) -> &'static str {
-        match self {
-            Json::Null => "null",
-            Json::Bool => "a boolean",
-            Json::Number => "a number",
-            Json::String(_) => "a string",
-            Json::Array(_) => "an array",
-            Json::Object(_) => "an object",
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(JsonVisitor)
-    }
-}
-
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json, E> {
-        Ok(Json::Bool)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Json, E> {
-        Ok(Json::Number)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Json, E> {
-        Ok(Json::Number)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json, E> {
-        Ok(Json::Number)
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Json, E> {
-        Ok(Json::String(s.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Json, E> {
-        Ok(Json::String(s))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Json::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut fields = Vec::new();
-        while let Some(field) = map.next_entry::<String, Json>()? {
-            fields.push(field);
-        }
-        Ok(Json::Object(fields))
-    }
 }
 
 #[cfg(test)]

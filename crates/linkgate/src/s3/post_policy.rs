@@ -31,10 +31,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::json_tree::Json;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 use hmac::{Hmac, KeyInit, Mac};
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use sha1::Sha1;
 use sigv4::{AmzDate, SigningKeyCache};
 use subtle::ConstantTimeEq;
@@ -932,87 +932,6 @@ fn push_xml_text(out: &mut String, text: &str) {
 }
 
 // ---------------------------------------------------------------------------------
-// JSON that keeps member order and duplicates
-// ---------------------------------------------------------------------------------
-
-/// A JSON tree that, unlike `serde_json::Value`, keeps object members in order and
-/// keeps duplicates, so `{"a": "x", "b": "y"}` and repeated keys can be told apart
-/// from a one-property simple condition, and integers stay apart from fractions.
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(JsonVisitor)
-    }
-}
-
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-        Ok(Json::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-        Ok(Json::Int(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-        Ok(Json::Int(v.into()))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-        Ok(Json::Float(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::Str(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Json, E> {
-        Ok(Json::Str(v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Json>()? {
-            items.push(item);
-        }
-        Ok(Json::Arr(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut members = Vec::new();
-        while let Some(member) = map.next_entry::<String, Json>()? {
-            members.push(member);
-        }
-        Ok(Json::Obj(members))
-    }
-}
-
 /// A condition as S3 prints it: `["eq", "$Content-Type", "application/pdf"]`.
 fn render_list(items: &[Json]) -> String {
     let mut out = String::from("[");
