@@ -221,18 +221,51 @@ pub fn sign_request(
         Some(v) => serde_json::to_vec(v).unwrap_or_default(),
         None => Vec::new(),
     };
+    let content_type = req.body.as_ref().map(|_| "application/json");
+    let target = SigningTarget { service: "s3", path_mode: PathMode::AsSent, content_type, content_sha256_header: true };
+    let mut signed = sign_body(endpoint, region, &target, req.method, &req.path, &req.query, body, creds, time, cache);
+    signed.headers.push(("accept".into(), "application/json, application/problem+json".into()));
+    signed
+}
+
+/// What differs between the services the CLI signs for (admin API as `s3`, STS).
+#[derive(Clone, Copy, Debug)]
+pub struct SigningTarget<'a> {
+    /// SigV4 service name.
+    pub service: &'a str,
+    /// S3 signs the path as sent; other services normalise and encode it again.
+    pub path_mode: PathMode,
+    /// `content-type` to send and sign, if any.
+    pub content_type: Option<&'a str>,
+    /// Send (and sign) `x-amz-content-sha256`, as S3-style endpoints want.
+    pub content_sha256_header: bool,
+}
+
+/// Signs a request with a raw body for `endpoint` (SigV4 header auth).
+#[allow(clippy::too_many_arguments)]
+pub fn sign_body(
+    endpoint: &Endpoint,
+    region: &str,
+    target: &SigningTarget<'_>,
+    method: &'static str,
+    path: &str,
+    query: &str,
+    body: Vec<u8>,
+    creds: &AwsCredentials,
+    time: AmzDate,
+    cache: &SigningKeyCache,
+) -> SignedRequest {
     let payload_hash = sigv4::hex::encode(&Sha256::digest(&body));
-    let path = format!("{}{}", endpoint.base_path, req.path);
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), endpoint.host_header.clone()),
-        ("x-amz-date".into(), time.amz_format()),
-        ("x-amz-content-sha256".into(), payload_hash.clone()),
-    ];
+    let path = format!("{}{}", endpoint.base_path, path);
+    let mut headers: Vec<(String, String)> = vec![("host".into(), endpoint.host_header.clone()), ("x-amz-date".into(), time.amz_format())];
+    if target.content_sha256_header {
+        headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+    }
     if let Some(token) = &creds.session_token {
         headers.push(("x-amz-security-token".into(), token.clone()));
     }
-    if req.body.is_some() {
-        headers.push(("content-type".into(), "application/json".into()));
+    if let Some(ct) = target.content_type {
+        headers.push(("content-type".into(), ct.into()));
     }
     let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let params = SigningParams {
@@ -242,18 +275,17 @@ pub fn sign_request(
             session_token: creds.session_token.as_deref(),
         },
         region,
-        service: "s3",
+        service: target.service,
         time,
-        path_mode: PathMode::AsSent,
+        path_mode: target.path_mode,
         payload_hash: &payload_hash,
     };
-    let parts = RequestParts { method: req.method, path: &path, query: &req.query, headers: &header_refs };
+    let parts = RequestParts { method, path: &path, query, headers: &header_refs };
     let signature = sigv4::sign_headers(&parts, &params, cache);
     headers.push(("authorization".into(), signature.authorization));
-    headers.push(("accept".into(), "application/json, application/problem+json".into()));
     headers.push(("user-agent".into(), concat!("linkgate-cli/", env!("CARGO_PKG_VERSION")).into()));
-    let path_and_query = if req.query.is_empty() { path } else { format!("{path}?{}", req.query) };
-    SignedRequest { method: req.method.to_owned(), path_and_query, headers, body }
+    let path_and_query = if query.is_empty() { path } else { format!("{path}?{query}") };
+    SignedRequest { method: method.to_owned(), path_and_query, headers, body }
 }
 
 /// A response, fully read.

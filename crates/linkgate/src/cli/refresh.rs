@@ -101,45 +101,25 @@ pub fn assume_role(
     session_name: &str,
     expires_in: u64,
 ) -> Result<AwsCredentials, CliError> {
-    use sha2::{Digest, Sha256};
-    use sigv4::{Credentials, PathMode, RequestParts, SigningKeyCache, SigningParams};
+    use sigv4::{PathMode, SigningKeyCache};
 
-    use super::admin::{AdminClient, SignedRequest, parse_endpoint};
+    use super::admin::{AdminClient, SigningTarget, parse_endpoint, sign_body};
 
     check_endpoint(endpoint)?;
     let ep = parse_endpoint(endpoint)?;
     let client = AdminClient::new(ep.clone(), region.to_owned(), creds.clone())?;
     let cache = SigningKeyCache::new(1);
-    let path = if ep.base_path.is_empty() { "/".to_owned() } else { format!("{}/", ep.base_path) };
     let mut last = String::new();
     for duration in durations_to_try(expires_in) {
         let body = assume_role_body(role_arn, session_name, duration);
-        let time = AmzDate::now();
-        let payload = sigv4::hex::encode(&Sha256::digest(body.as_bytes()));
-        let mut headers: Vec<(String, String)> = vec![
-            ("host".into(), ep.host_header.clone()),
-            ("x-amz-date".into(), time.amz_format()),
-            ("content-type".into(), "application/x-www-form-urlencoded; charset=utf-8".into()),
-        ];
-        if let Some(token) = &creds.session_token {
-            headers.push(("x-amz-security-token".into(), token.clone()));
-        }
-        let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let params = SigningParams {
-            credentials: Credentials {
-                access_key_id: &creds.access_key_id,
-                secret_access_key: &creds.secret_access_key,
-                session_token: creds.session_token.as_deref(),
-            },
-            region,
+        let target = SigningTarget {
             service: "sts",
-            time,
             path_mode: PathMode::EncodeAgain { normalize: true },
-            payload_hash: &payload,
+            content_type: Some("application/x-www-form-urlencoded; charset=utf-8"),
+            content_sha256_header: false,
         };
-        let signed = sigv4::sign_headers(&RequestParts { method: "POST", path: &path, query: "", headers: &refs }, &params, &cache);
-        headers.push(("authorization".into(), signed.authorization));
-        let resp = client.send(SignedRequest { method: "POST".into(), path_and_query: path.clone(), headers, body: body.into_bytes() })?;
+        let signed = sign_body(&ep, region, &target, "POST", "/", "", body.into_bytes(), creds, AmzDate::now(), &cache);
+        let resp = client.send(signed)?;
         match parse_assume_role(resp.status, &String::from_utf8_lossy(&resp.body)) {
             AssumeRoleOutcome::Credentials(c) => return Ok(c),
             AssumeRoleOutcome::TooLong => last = format!("the role does not allow a {duration} s session"),
