@@ -8,6 +8,7 @@
 //! - [`credentials`]: reads AWS credentials the way the AWS CLI does.
 //! - [`config`]: `linkgate.toml` + `LINKGATE_*` overrides.
 //! - [`ids`]: random identifiers.
+//! - [`links`]: broker links (`/l/{token}`): ids, tokens, state and redemption decisions.
 //! - [`store`]: metadata (buckets, objects, uploads) behind a trait; SQLite embedded.
 //! - [`s3`]: S3 wire formats (aws-chunked, checksums, POST policy, XML, errors).
 
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod http;
 pub mod ids;
 mod json_tree;
+pub mod links;
 pub mod objects;
 pub mod s3;
 pub mod store;

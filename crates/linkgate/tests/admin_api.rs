@@ -11,58 +11,12 @@ use std::time::Duration;
 
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
-use common::{ACCESS_KEY, REGION, Resp, SECRET_KEY, TestServer, http};
+use common::{ACCESS_KEY, REGION, ROOT, Resp, SECRET_KEY, Signer, TestServer, api, as_user, http, signed};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache, SigningParams};
 
 const ALLOW_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
-
-/// Who signs a request.
-#[derive(Clone, Copy)]
-struct Signer<'a> {
-    ak: &'a str,
-    sk: &'a str,
-    token: Option<&'a str>,
-    service: &'a str,
-}
-
-const ROOT: Signer<'static> = Signer { ak: ACCESS_KEY, sk: SECRET_KEY, token: None, service: "s3" };
-
-fn as_user<'a>(ak: &'a str, sk: &'a str) -> Signer<'a> {
-    Signer { ak, sk, token: None, service: "s3" }
-}
-
-/// Signs (`x-amz-content-sha256` = the body's hash) and sends one request.
-async fn signed(s: &TestServer, who: Signer<'_>, method: &str, path_and_query: &str, body: &[u8], extra: &[(&str, &str)]) -> Resp {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let now = AmzDate::now();
-    let amz_date = now.amz_format();
-    let hash = sigv4::hex::encode(&Sha256::digest(body));
-    let host = s.addr.to_string();
-    let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("x-amz-date", &amz_date), ("x-amz-content-sha256", &hash)];
-    if let Some(t) = who.token {
-        headers.push(("x-amz-security-token", t));
-    }
-    headers.extend_from_slice(extra);
-    let params = SigningParams {
-        credentials: sigv4::Credentials { access_key_id: who.ak, secret_access_key: who.sk, session_token: who.token },
-        region: REGION,
-        service: who.service,
-        time: now,
-        path_mode: if who.service == "s3" { PathMode::AsSent } else { PathMode::EncodeAgain { normalize: true } },
-        payload_hash: &hash,
-    };
-    let sig = sigv4::sign_headers(&RequestParts { method, path, query, headers: &headers }, &params, &SigningKeyCache::new(8));
-    headers.push(("authorization", &sig.authorization));
-    http(method, &format!("{}{path_and_query}", s.endpoint), &headers, body.to_vec()).await
-}
-
-/// A signed JSON call.
-async fn api(s: &TestServer, who: Signer<'_>, method: &str, path: &str, body: Option<Value>) -> Resp {
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    signed(s, who, method, path, &bytes, &[("content-type", "application/json")]).await
-}
 
 fn json_of(r: &Resp) -> Value {
     serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))

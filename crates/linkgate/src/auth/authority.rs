@@ -248,3 +248,31 @@ impl Authority {
         }
     }
 }
+
+impl Authority {
+    /// Whether the issuer of a broker link still holds `action` on `resource`: links
+    /// act with their creator's identity, judged at each redemption, so a deleted
+    /// user or a removed permission stops the link. Rotating one access key does not.
+    pub fn issuer_allows(
+        &self,
+        issuer: &crate::store::links::LinkIssuer,
+        action: &str,
+        resource: &str,
+        source_ip: IpAddr,
+    ) -> Result<bool, StoreError> {
+        use crate::store::links::LinkIssuer;
+        let docs = match issuer {
+            LinkIssuer::Root => return Ok(true),
+            LinkIssuer::User(u) => match self.store.user(u)? {
+                Some(user) => user.policies,
+                None => return Ok(false),
+            },
+            LinkIssuer::Role(r) => match self.store.role(r)? {
+                Some(role) => role.policies,
+                None => return Ok(false),
+            },
+        };
+        let policies: Vec<PolicyDocument> = docs.iter().filter_map(|(_, d)| PolicyDocument::parse(d).ok()).collect();
+        Ok(evaluate(policies.iter(), &AccessRequest { action, resource, source_ip }) == Decision::Allow)
+    }
+}

@@ -247,16 +247,17 @@ impl IpCondition {
     }
 }
 
-/// An address range; the network is stored with its host bits cleared.
+/// An address range; the network is stored with its host bits cleared. Shared with
+/// broker links (`allowed_ips`), so both judge addresses the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cidr {
+pub(crate) enum Cidr {
     V4 { network: u32, mask: u32 },
     V6 { network: u128, mask: u128 },
 }
 
 impl Cidr {
     /// `ADDR/LEN` or a bare `ADDR` (a single host), IPv4 or IPv6.
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let (addr, len) = match text.split_once('/') {
             Some((addr, len)) => (addr, Some(len)),
             None => (text, None),
@@ -285,7 +286,7 @@ impl Cidr {
     }
 
     /// `ip` is canonical; an IPv4 source also matches IPv6 ranges over `::ffff:0:0/96`.
-    fn contains(self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(self, ip: IpAddr) -> bool {
         match (self, ip) {
             (Cidr::V4 { network, mask }, IpAddr::V4(a)) => u32::from(a) & mask == network,
             (Cidr::V6 { network, mask }, IpAddr::V6(a)) => u128::from(a) & mask == network,

@@ -79,6 +79,7 @@ pub fn open_state(config: Config, root: RootCredentials, master: MasterKey) -> R
     let db = config.sqlite_path().map_err(|e| CliError::usage(e.to_string()))?;
     let store = Arc::new(SqliteStore::open(&db).map_err(|e| fail(&format!("cannot open database {}", db.display()), &e))?);
     let authority = Authority::new(root.clone(), store.clone(), Arc::new(master));
+    let links: Arc<dyn crate::store::links::LinkStore> = store.clone();
     // The embedded store has one writer (this process), so caching reads is coherent.
     let store = CachedStore::new(store, 100_000);
     let objects = FsObjects::open(&config.data_dir).map_err(|e| fail("cannot open object directory", &e))?;
@@ -86,6 +87,7 @@ pub fn open_state(config: Config, root: RootCredentials, master: MasterKey) -> R
         config,
         store: Arc::new(store),
         objects,
+        links,
         authority: Arc::new(authority),
         signing_keys: sigv4::SigningKeyCache::default(),
         root,

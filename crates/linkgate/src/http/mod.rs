@@ -3,10 +3,12 @@
 //! - [`s3`]: the S3-compatible API (path style), the fallback for every path not
 //!   under `/-/` (no bucket name can start with `-`).
 //! - [`query`]: the AWS query protocol on `POST /` — STS and IAM.
+//! - [`links`]: broker-link redemption, `/l/{token}`.
 //! - [`ops`]: `/-/healthz`, `/-/readyz`, `/-/metrics`.
 //! - [`admin`]: the JSON admin API under `/-/api/v1/` (users, keys, policies, roles).
 
 pub mod admin;
+pub mod links;
 pub mod ops;
 pub mod query;
 pub mod s3;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub store: Arc<dyn MetaStore>,
     /// Object bytes.
     pub objects: FsObjects,
+    /// Broker links and their audit trail.
+    pub links: Arc<dyn crate::store::links::LinkStore>,
     /// Access keys → secrets and principals; access-time decisions.
     pub authority: Arc<Authority>,
     /// Derived signing keys, so verification costs one HMAC, not five.
@@ -48,7 +52,7 @@ impl std::fmt::Debug for AppState {
 
 /// The whole application as one router.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().merge(ops::router()).merge(admin::router()).fallback(s3::handle).with_state(state)
+    Router::new().merge(ops::router()).merge(links::router()).merge(admin::router()).fallback(s3::handle).with_state(state)
 }
 
 /// Serves until `shutdown` resolves. Sets TCP_NODELAY on every connection: without

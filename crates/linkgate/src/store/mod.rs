@@ -6,8 +6,10 @@
 
 pub mod cached;
 pub mod identity;
+pub mod links;
 pub mod sqlite;
 mod sqlite_identity;
+mod sqlite_links;
 
 use std::fmt;
 

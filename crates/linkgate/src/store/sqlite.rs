@@ -88,6 +88,7 @@ impl SqliteStore {
         let writer = open(path)?;
         writer.execute_batch(SCHEMA).map_err(err)?;
         writer.execute_batch(super::sqlite_identity::SCHEMA).map_err(err)?;
+        writer.execute_batch(super::sqlite_links::SCHEMA).map_err(err)?;
         let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
         Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }

@@ -44,6 +44,8 @@ pub(crate) struct Call {
     pub(crate) body: bytes::Bytes,
     /// The client's address, for `aws:SourceIp` conditions.
     source_ip: IpAddr,
+    /// The `Host` the request was sent to (to build link URLs).
+    host: String,
     /// When the request arrived, unix milliseconds.
     pub(crate) now_ms: i64,
 }
@@ -60,6 +62,16 @@ impl Call {
             let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
             (decode(k) == name).then(|| decode(v))
         })
+    }
+
+    /// The `Host` header of the request.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the caller may perform `action` on `resource` (root always may).
+    pub(crate) fn allowed(&self, action: &str, resource: &str) -> bool {
+        Authority::authorize(&self.credential, action, resource, self.source_ip).is_ok()
     }
 
     /// Whether the caller may perform `iam:{action}` (root always may). The denial
@@ -97,7 +109,8 @@ impl FromRequest<Arc<AppState>> for Call {
         let credential = authenticate(state, &parts, &body, now_ms).map_err(|p| p.at(&path))?;
         let source_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
         let query = parts.uri.query().unwrap_or("").to_owned();
-        Ok(Self { state: state.clone(), credential, path, params, query, body, source_ip, now_ms })
+        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost").to_owned();
+        Ok(Self { state: state.clone(), credential, path, params, query, body, source_ip, host, now_ms })
     }
 }
 

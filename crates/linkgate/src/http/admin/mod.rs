@@ -25,6 +25,7 @@
 
 mod auth;
 mod common;
+mod links;
 mod problem;
 mod roles;
 mod users;
@@ -70,6 +71,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(&format!("{V1}/roles/{{name}}"), get(op("GetRole", roles::get_role)).delete(op("DeleteRole", roles::delete_role)))
         .route(&format!("{V1}/roles/{{name}}/policy"), put(op("PutRolePolicy", roles::put_policy)))
         .route(&format!("{V1}/roles/{{name}}/revoke-sessions"), post(op("RevokeRoleSessions", roles::revoke_sessions)))
+        .route(&format!("{V1}/links"), post(link_op(links::create)).get(link_op(links::list)))
+        .route(&format!("{V1}/links:revoke"), post(link_op(links::revoke_bulk)))
+        .route(&format!("{V1}/links/{{id}}"), get(link_op(links::show)).delete(link_op(links::revoke)))
         .method_not_allowed_fallback(method_not_allowed)
         .route(V1, any(not_found))
         .route(&format!("{V1}/"), any(not_found))
@@ -79,6 +83,12 @@ pub fn router() -> Router<Arc<AppState>> {
 /// A handler running `f` as `iam:{action}`.
 fn op(action: &'static str, f: Op) -> impl Fn(Call) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
     move |call| std::future::ready(run(&call, action, f))
+}
+
+/// A link handler: it authorizes itself (links are judged on their target, not
+/// by an IAM action on `*`).
+fn link_op(f: Op) -> impl Fn(Call) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |call| std::future::ready(f(&call).map_or_else(|p| p.at(&call.path).into_response(), IntoResponse::into_response))
 }
 
 /// Reads (`Get…`, `List…`) change nothing; everything else does.

@@ -78,6 +78,11 @@ impl Problem {
     }
 
     /// 404: no role of that name.
+    pub(crate) fn no_such_link(id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "no-such-link", "No such link", format!("The link {id} cannot be found."))
+    }
+
+    /// 404: unknown role.
     pub(crate) fn no_such_role(name: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "no-such-role", "No such role", format!("The role with name {name} cannot be found."))
     }

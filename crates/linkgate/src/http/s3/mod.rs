@@ -15,6 +15,11 @@ mod multipart;
 mod object;
 mod post;
 
+/// What broker-link redemption reuses from the object operations.
+pub(crate) mod object_support {
+    pub(crate) use super::object::{commit_plain, object_response};
+}
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::body::{self, BodyStream, PendingChecks};
 use super::{Ctx, S3Result, bucket, empty, http_date, now_ms, store_err};
+use crate::http::AppState;
 use crate::objects::fs::WriteError;
 use crate::objects::{FsObjects, WrittenFile};
 use crate::s3::checksum::BodyDigests;
@@ -88,6 +89,53 @@ pub(crate) fn check_upload_headers(ctx: &Ctx<'_>) -> Result<(), S3Error> {
         Some(Err(_)) => Err(S3Error::invalid_argument("Invalid Content-Length", "Content-Length", declared.unwrap_or(""))),
         Some(Ok(n)) if n > max => Err(too_large(max).with("ProposedSize", n.to_string())),
         _ => Ok(()),
+    }
+}
+
+/// Stores a plain request body as an object, with the metadata its headers carry:
+/// broker upload links use it (no SigV4 payload modes there). Returns the ETag.
+pub(crate) async fn commit_plain(state: &AppState, bucket: &str, key: &str, headers: &HeaderMap, body: Body) -> Result<String, S3Error> {
+    use futures_util::TryStreamExt as _;
+    let max = state.config.limits.max_object_size;
+    let stream = body.into_data_stream().map_err(|_| {
+        S3Error::new("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header")
+    });
+    let written = state.objects.write(stream, max, BodyDigests::new(false, None)).await.map_err(|e| match e {
+        WriteError::Body(e) => e,
+        WriteError::TooLarge => too_large(max),
+        WriteError::Io(e) => {
+            tracing::error!(error = %e, "object write failed");
+            S3Error::internal()
+        }
+    })?;
+    let (content_type, stored) = metadata_from_headers(headers);
+    let meta = ObjectMeta {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        file_id: written.id.clone(),
+        size: written.digests.len,
+        etag: format!("\"{}\"", written.digests.md5_hex()),
+        last_modified_ms: now_ms(),
+        content_type,
+        headers: stored,
+        checksum: None,
+        parts_count: None,
+    };
+    match state.store.put_object(&meta, &WriteCondition::None) {
+        Ok(WriteOutcome::Written { replaced_file }) => {
+            if let Some(old) = replaced_file {
+                state.objects.remove(&old);
+            }
+            Ok(meta.etag)
+        }
+        Ok(_) => {
+            state.objects.remove(&written.id);
+            Err(S3Error::no_such_bucket(bucket))
+        }
+        Err(e) => {
+            state.objects.remove(&written.id);
+            Err(store_err(e))
+        }
     }
 }
 
@@ -273,7 +321,30 @@ pub(crate) async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str, head: boo
         Lookup::NoKey => return Err(S3Error::no_such_key(key)),
         Lookup::Found(m) => m,
     };
-    match evaluate_conditionals(&ctx.parts.headers, &meta.etag, meta.last_modified_ms) {
+    let range = if ctx.query.has("partNumber") { None } else { ctx.header("range") };
+    let mut r = object_response(&ctx.state.objects, &meta, &ctx.parts.headers, range, head)?;
+    let status = r.status();
+    if status == StatusCode::NOT_MODIFIED {
+        return Ok(r);
+    }
+    if ctx.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+        && let Some((name, value)) = &meta.checksum
+        && status == StatusCode::OK
+    {
+        set_named(&mut r, name, value);
+    }
+    for (param, name) in OVERRIDES {
+        if let Some(v) = ctx.query.get(param) {
+            set(&mut r, name, v);
+        }
+    }
+    Ok(r)
+}
+
+/// The response for an object (GET or HEAD): conditionals, one range, the stored
+/// headers. Shared by the S3 API and broker-link redemption.
+pub(crate) fn object_response(objects: &FsObjects, meta: &ObjectMeta, headers: &HeaderMap, range: Option<&str>, head: bool) -> S3Result {
+    match evaluate_conditionals(headers, &meta.etag, meta.last_modified_ms) {
         Conditional::Failed(which) => return Err(S3Error::precondition_failed(which)),
         Conditional::NotModified => {
             let mut r = empty(StatusCode::NOT_MODIFIED);
@@ -283,18 +354,17 @@ pub(crate) async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str, head: boo
         }
         Conditional::Proceed => {}
     }
-    let range = if ctx.query.has("partNumber") { RangeSpec::Full } else { parse_range(ctx.header("range"), meta.size) };
-    let (status, start, len) = match range {
+    let (status, start, len) = match parse_range(range, meta.size) {
         RangeSpec::Full => (StatusCode::OK, 0, meta.size),
         RangeSpec::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
         RangeSpec::Unsatisfiable => {
             return Err(S3Error::new("InvalidRange", 416, "The requested range is not satisfiable")
-                .with("RangeRequested", ctx.header("range").unwrap_or("").to_owned())
+                .with("RangeRequested", range.unwrap_or("").to_owned())
                 .with("ActualObjectSize", meta.size.to_string())
                 .with_header("content-range", format!("bytes */{}", meta.size)));
         }
     };
-    let body = if head { Body::empty() } else { open_body(&ctx.state.objects, &meta, start, len)? };
+    let body = if head { Body::empty() } else { open_body(objects, meta, start, len)? };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     set(&mut r, header::CONTENT_TYPE, meta.content_type.as_deref().unwrap_or("binary/octet-stream"));
@@ -310,17 +380,6 @@ pub(crate) async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str, head: boo
     }
     if let Some(n) = meta.parts_count {
         set_named(&mut r, "x-amz-mp-parts-count", &n.to_string());
-    }
-    if ctx.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
-        && let Some((name, value)) = &meta.checksum
-        && status == StatusCode::OK
-    {
-        set_named(&mut r, name, value);
-    }
-    for (param, name) in OVERRIDES {
-        if let Some(v) = ctx.query.get(param) {
-            set(&mut r, name, v);
-        }
     }
     Ok(r)
 }

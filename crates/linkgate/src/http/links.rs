@@ -1,0 +1,205 @@
+//! Broker-link redemption: `GET | HEAD | PUT /l/{token}`.
+//!
+//! The token is looked up by its SHA-256. Everything that can be judged without a
+//! use (revoked, expired, used up, not yet valid, client IP, the issuer's current
+//! permission) is judged first; then GET and PUT take one use atomically in the
+//! store — before any byte is sent — so exactly `max_uses` requests succeed however
+//! many arrive at once. HEAD never consumes. Every attempt is audited.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+use super::AppState;
+use super::s3::object_support::{commit_plain, object_response};
+use crate::auth::policy::{S3_GET_OBJECT, S3_PUT_OBJECT, s3_object_arn};
+use crate::auth::secrets::token_hash;
+use crate::links::{self, LinkDenial};
+use crate::store::Lookup;
+use crate::store::links::{AuditRecord, LinkRecord, LinkTarget};
+
+/// `/l/{token}`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/l/{token}", any(redeem))
+}
+
+/// A refusal page: small HTML for browsers, plain text for everything else.
+fn page(status: u16, title: &str, message: &str, html: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+    if html {
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head><body style=\"font-family:sans-serif;max-width:32em;margin:4em auto\">\
+             <h1>{t}</h1><p>{m}</p><p><small>linkgate</small></p></body></html>",
+            t = esc(title),
+            m = esc(message)
+        );
+        return (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    }
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
+}
+
+fn denied(d: &LinkDenial, html: bool) -> Response {
+    page(d.status, d.reason, d.message, html)
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
+pub(crate) fn content_disposition(filename: &str) -> String {
+    let ascii: String = filename.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", sigv4::encode::encode(filename, false))
+}
+
+async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let now = super::s3::now_ms();
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let html = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let method = parts.method.clone();
+    if method != Method::GET && method != Method::HEAD && method != Method::PUT {
+        return page(405, "Method not allowed", "Links answer GET, HEAD and PUT only.", html);
+    }
+    let link = match state.links.link_by_token_hash(&token_hash(&token)) {
+        Ok(Some(l)) => l,
+        Ok(None) => return page(404, "Unknown link", "This link does not exist.", html),
+        Err(e) => {
+            tracing::error!(error = %e, "link store failed");
+            return page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html);
+        }
+    };
+    let audit = |status: u16, outcome: &str, bytes: u64| {
+        let rec = AuditRecord {
+            link_id: link.id.clone(),
+            at_ms: now,
+            client_ip: ip.to_string(),
+            user_agent: user_agent.clone(),
+            method: method.as_str().to_owned(),
+            status,
+            outcome: outcome.to_owned(),
+            bytes,
+        };
+        if let Err(e) = state.links.append_audit(&rec) {
+            tracing::error!(error = %e, "cannot write link audit");
+        }
+    };
+    let wants_put = method == Method::PUT;
+    if wants_put != (link.method == "PUT") {
+        audit(405, "wrong-method", 0);
+        return page(
+            405,
+            "Method not allowed",
+            if wants_put { "This link is for downloading." } else { "This link is for uploading (PUT)." },
+            html,
+        );
+    }
+    if let Err(d) = links::judge(&link, now, ip) {
+        audit(d.status, d.reason, 0);
+        return denied(&d, html);
+    }
+    let LinkTarget::Object { bucket, key } = &link.target else {
+        audit(501, "unsupported-target", 0);
+        return page(501, "Not available", "Upstream links are not available in this version.", html);
+    };
+    let action = if wants_put { S3_PUT_OBJECT } else { S3_GET_OBJECT };
+    match state.authority.issuer_allows(&link.issuer, action, &s3_object_arn(bucket, key), ip) {
+        Ok(true) => {}
+        Ok(false) => {
+            audit(403, "issuer-denied", 0);
+            return page(403, "Access denied", "The person who shared this link can no longer grant it.", html);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "identity store failed");
+            audit(503, "unavailable", 0);
+            return page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html);
+        }
+    }
+    if wants_put {
+        return upload(&state, &link, bucket, key, &parts.headers, body, now, html, &audit).await;
+    }
+    let meta = match state.store.object(bucket, key) {
+        Ok(Lookup::Found(m)) => m,
+        Ok(_) => {
+            audit(404, "no-such-object", 0);
+            return page(404, "Not found", "The shared file no longer exists.", html);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metadata store failed");
+            audit(503, "unavailable", 0);
+            return page(503, "Unavailable", "Try again shortly.", html);
+        }
+    };
+    let head = method == Method::HEAD;
+    if !head && let Some(d) = consume(&state, &link, now) {
+        audit(d.status, d.reason, 0);
+        return denied(&d, html);
+    }
+    let range = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match object_response(&state.objects, &meta, &parts.headers, range, head) {
+        Ok(mut r) => {
+            if let Some(f) = &link.filename
+                && let Ok(v) = HeaderValue::from_str(&content_disposition(f))
+            {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            let bytes = r.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+            audit(r.status().as_u16(), if head { "head" } else { "granted" }, if head { 0 } else { bytes });
+            r
+        }
+        Err(e) => {
+            audit(e.status, e.code, 0);
+            page(e.status, e.code, &e.message, html)
+        }
+    }
+}
+
+/// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).
+fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
+    match state.links.consume(&link.id, now) {
+        Ok(c) => links::denial_for(c),
+        Err(e) => {
+            tracing::error!(error = %e, "link store failed");
+            Some(LinkDenial { status: 503, reason: "unavailable", message: "The service cannot check this link right now." })
+        }
+    }
+}
+
+/// A one-time (or N-time) upload link: the use is taken before the body is read.
+#[allow(clippy::too_many_arguments)]
+async fn upload(
+    state: &AppState,
+    link: &LinkRecord,
+    bucket: &str,
+    key: &str,
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    now: i64,
+    html: bool,
+    audit: &(dyn Fn(u16, &str, u64) + Sync),
+) -> Response {
+    if let Some(d) = consume(state, link, now) {
+        audit(d.status, d.reason, 0);
+        return denied(&d, html);
+    }
+    match commit_plain(state, bucket, key, headers, body).await {
+        Ok(etag) => {
+            audit(200, "uploaded", 0);
+            let mut r = page(200, "Uploaded", "Thank you: the file was received.", html);
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                r.headers_mut().insert(header::ETAG, v);
+            }
+            r
+        }
+        Err(e) => {
+            audit(e.status, e.code, 0);
+            page(e.status, e.code, &e.message, html)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Broker links over HTTP: created through the admin API, redeemed at `/l/{token}`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{ROOT, Resp, TestServer, api, as_user, http};
+use serde_json::{Value, json};
+
+fn body(r: &Resp) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", r.status, r.text()))
+}
+
+async fn setup() -> TestServer {
+    let s = TestServer::start().await;
+    let c = s.client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_object().bucket("bkt").key("report.pdf").body(b"0123456789".to_vec().into()).send().await.unwrap();
+    s
+}
+
+async fn create(s: &TestServer, spec: Value) -> Value {
+    let r = api(s, ROOT, "POST", "/-/api/v1/links", Some(spec)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    body(&r)
+}
+
+async fn get(url: &str) -> Resp {
+    http("GET", url, &[], Vec::new()).await
+}
+
+#[tokio::test]
+async fn one_time_link_then_410_and_audit() {
+    let s = setup().await;
+    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 1, "filename": "Q3 report.pdf"})).await;
+    assert_eq!(link["uses"], 0);
+    assert_eq!(link["state"], "active");
+    let url = link["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/l/", s.endpoint)));
+    let head = http("HEAD", url, &[], Vec::new()).await;
+    assert_eq!(head.status, 200, "HEAD does not consume");
+    let first = get(url).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.body, b"0123456789");
+    assert_eq!(first.header("content-disposition"), Some("attachment; filename=\"Q3 report.pdf\"; filename*=UTF-8''Q3%20report.pdf"));
+    let second = get(url).await;
+    assert_eq!(second.status, 410, "{}", second.text());
+    let html = http("GET", url, &[("accept", "text/html")], Vec::new()).await;
+    assert_eq!(html.status, 410);
+    assert!(html.text().contains("<html"));
+    assert_eq!(get(&format!("{}/l/not-a-token", s.endpoint)).await.status, 404);
+
+    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    assert_eq!(shown["state"], "exhausted");
+    assert_eq!(shown["uses"], 1);
+    let outcomes: Vec<&str> = shown["audit"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["head", "granted", "exhausted", "exhausted"]);
+    assert_eq!(shown["audit"][1]["bytes"], 10);
+    assert!(shown["audit"][1]["client_ip"].as_str().unwrap().starts_with("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn exactly_max_uses_succeed_under_concurrency() {
+    let s = Arc::new(setup().await);
+    for _ in 0..3 {
+        let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 10})).await;
+        let url = Arc::new(link["url"].as_str().unwrap().to_owned());
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move { get(&url).await.status }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                200 => ok += 1,
+                410 => {}
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!(ok, 10);
+    }
+}
+
+#[tokio::test]
+async fn expiry_not_before_ip_and_revocation() {
+    let s = setup().await;
+    let soon = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "expires_in": 1})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(get(soon["url"].as_str().unwrap()).await.status, 410);
+
+    let in_an_hour = sigv4::AmzDate::now().plus(3600).rfc3339();
+    let later = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "not_before": in_an_hour, "expires_in": 7200})).await;
+    assert_eq!(later["state"], "not-yet-valid");
+    assert_eq!(get(later["url"].as_str().unwrap()).await.status, 403);
+    // Longer than a week is fine (SigV4's cap does not apply), up to links.max_expires_in.
+    let long = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "expires_in": 30 * 86_400})).await;
+    assert_eq!(get(long["url"].as_str().unwrap()).await.status, 200);
+    let r = api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "report.pdf", "expires_in": 999_999_999}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let local = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "allowed_ips": ["127.0.0.0/8", "::1/128"]})).await;
+    assert_eq!(get(local["url"].as_str().unwrap()).await.status, 200);
+    let remote = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "allowed_ips": ["10.0.0.0/8"]})).await;
+    assert_eq!(get(remote["url"].as_str().unwrap()).await.status, 403);
+    let bad =
+        api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "report.pdf", "allowed_ips": ["10.0.0.0/33"]}))).await;
+    assert_eq!(bad.status, 400);
+
+    let one = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "group": "g1"})).await;
+    let two = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "group": "g1"})).await;
+    let three = create(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
+    let del = api(&s, ROOT, "DELETE", &format!("/-/api/v1/links/{}", three["id"].as_str().unwrap()), None).await;
+    assert_eq!(del.status, 204);
+    assert_eq!(get(three["url"].as_str().unwrap()).await.status, 410);
+    let bulk = body(&api(&s, ROOT, "POST", "/-/api/v1/links:revoke", Some(json!({"group": "g1"}))).await);
+    assert_eq!(bulk["revoked"], 2);
+    assert_eq!(get(one["url"].as_str().unwrap()).await.status, 410);
+    assert_eq!(get(two["url"].as_str().unwrap()).await.status, 410);
+    assert_eq!(get(local["url"].as_str().unwrap()).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_user_grants_no_more_than_they_hold_and_links_follow_the_issuer() {
+    let s = setup().await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","linkgate:CreateLink"],"Resource":"arn:aws:s3:::bkt/*"}]}"#;
+    assert_eq!(api(&s, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": "alice"}))).await.status, 201);
+    assert_eq!(api(&s, ROOT, "PUT", "/-/api/v1/users/alice/policy", Some(json!({"document": policy}))).await.status, 200);
+    let k1 = body(&api(&s, ROOT, "POST", "/-/api/v1/users/alice/keys", None).await);
+    let (ak, sk) = (k1["access_key_id"].as_str().unwrap(), k1["secret_access_key"].as_str().unwrap());
+    let alice = as_user(ak, sk);
+    let upload = api(&s, alice, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "x", "method": "PUT"}))).await;
+    assert_eq!(upload.status, 403, "alice may not upload, so she may not share an upload: {}", upload.text());
+    let r = api(&s, alice, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "report.pdf"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let link = body(&r);
+    let url = link["url"].as_str().unwrap();
+    assert_eq!(get(url).await.status, 200);
+    // Rotating alice's key does not kill the link.
+    let k2 = body(&api(&s, ROOT, "POST", "/-/api/v1/users/alice/keys", None).await);
+    assert_eq!(api(&s, ROOT, "DELETE", &format!("/-/api/v1/keys/{ak}"), None).await.status, 204);
+    assert!(k2["access_key_id"].is_string());
+    assert_eq!(get(url).await.status, 200);
+    // Losing the permission does.
+    assert_eq!(api(&s, ROOT, "DELETE", "/-/api/v1/users/alice/policy", None).await.status, 204);
+    assert_eq!(get(url).await.status, 403);
+}
+
+#[tokio::test]
+async fn one_time_upload_link() {
+    let s = setup().await;
+    let link = create(&s, json!({"bucket": "bkt", "key": "inbox/upload.bin", "method": "PUT", "max_uses": 1})).await;
+    let url = link["url"].as_str().unwrap();
+    let put = http("PUT", url, &[("content-type", "application/octet-stream")], b"uploaded!".to_vec()).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let again = http("PUT", url, &[], b"again".to_vec()).await;
+    assert_eq!(again.status, 410);
+    assert_eq!(get(url).await.status, 405, "an upload link does not download");
+    let got = s.client().get_object().bucket("bkt").key("inbox/upload.bin").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"uploaded!");
+}
+
+#[tokio::test]
+async fn the_store_holds_no_token() {
+    let s = setup().await;
+    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
+    let token = link["token"].as_str().unwrap();
+    for f in s.all_files() {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "token found in {}", f.display());
+    }
+}
