@@ -172,3 +172,24 @@ async fn the_store_holds_no_token() {
         assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "token found in {}", f.display());
     }
 }
+
+#[tokio::test]
+async fn a_group_expiry_cut_and_group_revocation() {
+    let s = setup().await;
+    let a = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "group": "partners", "expires_in": 86_400})).await;
+    let b = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "group": "partners", "expires_in": 86_400})).await;
+    let other = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "group": "others", "expires_in": 86_400})).await;
+    let cut = api(&s, ROOT, "PATCH", "/-/api/v1/groups/partners", Some(json!({"expires_in": 1}))).await;
+    assert_eq!(cut.status, 200, "{}", cut.text());
+    assert_eq!(body(&cut)["shortened"], 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(get(a["url"].as_str().unwrap()).await.status, 410);
+    assert_eq!(get(b["url"].as_str().unwrap()).await.status, 410);
+    assert_eq!(get(other["url"].as_str().unwrap()).await.status, 200);
+    let revoked = body(&api(&s, ROOT, "PATCH", "/-/api/v1/groups/others", Some(json!({"revoke": true}))).await);
+    assert_eq!(revoked["revoked"], 1);
+    assert_eq!(get(other["url"].as_str().unwrap()).await.status, 410);
+    let listed = body(&api(&s, ROOT, "GET", "/-/api/v1/links?group=others&state=revoked", None).await);
+    assert_eq!(listed["links"].as_array().unwrap().len(), 1);
+    assert_eq!(api(&s, ROOT, "PATCH", "/-/api/v1/groups/x", Some(json!({}))).await.status, 400);
+}

@@ -272,3 +272,43 @@ pub(crate) fn revoke_bulk(call: &Call) -> Result<Reply, Problem> {
     let n = link_store(call).revoke_matching(&filter, call.now_ms).map_err(store_err)?;
     Ok(Reply::Ok(json!({ "revoked": n })))
 }
+
+/// The body of `PATCH /-/api/v1/groups/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupPatch {
+    expires_at: Option<String>,
+    expires_in: Option<u64>,
+    #[serde(default)]
+    revoke: bool,
+}
+
+/// `PATCH /-/api/v1/groups/{name}`: like an Azure stored access policy — cut the
+/// expiry of every link in the group at once, or revoke them all.
+pub(crate) fn patch_group(call: &Call) -> Result<Reply, Problem> {
+    let group = call.param("name").to_owned();
+    let body: GroupPatch = super::common::parse_body(&call.body)?;
+    if !call.allowed(LINKGATE_REVOKE_LINK, "*") {
+        return Err(Problem::access_denied(format!("Changing a group of links needs {LINKGATE_REVOKE_LINK} on *.")));
+    }
+    let cut_to = match (body.expires_in, body.expires_at.as_deref()) {
+        (Some(_), Some(_)) => return Err(Problem::validation("Give expires_in or expires_at, not both.")),
+        (Some(secs), None) => Some(call.now_ms + (secs as i64) * 1000),
+        (None, Some(at)) => Some(parse_time("expires_at", at)?),
+        (None, None) => None,
+    };
+    if cut_to.is_none() && !body.revoke {
+        return Err(Problem::validation("Give expires_at or expires_in (to shorten), or \"revoke\": true."));
+    }
+    let shortened = match cut_to {
+        Some(t) => link_store(call).cut_group_expiry(&group, t).map_err(store_err)?,
+        None => 0,
+    };
+    let revoked = if body.revoke {
+        let filter = LinkFilter { group: Some(group.clone()), ..LinkFilter::default() };
+        link_store(call).revoke_matching(&filter, call.now_ms).map_err(store_err)?
+    } else {
+        0
+    };
+    Ok(Reply::Ok(json!({ "group": group, "shortened": shortened, "revoked": revoked })))
+}

@@ -16,6 +16,12 @@
 //! | `PUT /-/api/v1/roles/{name}/policy` | `PutRolePolicy` |
 //! | `POST /-/api/v1/roles/{name}/revoke-sessions` | `RevokeRoleSessions` |
 //!
+//! Broker links (`links`) are authorized on their target instead: creating needs
+//! `linkgate:CreateLink` plus the permission the link exercises; revoking needs
+//! `linkgate:RevokeLink` (or being the link's issuer). Routes: `POST`/`GET
+//! /-/api/v1/links`, `GET`/`DELETE /-/api/v1/links/{id}`, `POST
+//! /-/api/v1/links:revoke`, `PATCH /-/api/v1/groups/{name}`.
+//!
 //! Every request is authenticated (`auth`), then authorized for `iam:<Action>` on
 //! `*` (root always passes), then handled by a plain function of the request
 //! (`users`, `roles`). A successful change clears the authority's cache before
@@ -74,6 +80,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(&format!("{V1}/links"), post(link_op(links::create)).get(link_op(links::list)))
         .route(&format!("{V1}/links:revoke"), post(link_op(links::revoke_bulk)))
         .route(&format!("{V1}/links/{{id}}"), get(link_op(links::show)).delete(link_op(links::revoke)))
+        .route(&format!("{V1}/groups/{{name}}"), axum::routing::patch(link_op(links::patch_group)))
         .method_not_allowed_fallback(method_not_allowed)
         .route(V1, any(not_found))
         .route(&format!("{V1}/"), any(not_found))
