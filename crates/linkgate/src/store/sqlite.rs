@@ -61,7 +61,15 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Small writes waiting to be committed together (see [`SqliteStore::write_grouped`]).
+    queue: Mutex<Vec<GroupJob>>,
 }
+
+/// A queued write: runs on the writer connection inside a shared transaction and
+/// returns how to report its result once the commit is known.
+type GroupJob = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+/// Reports a queued write's result, given the commit error (if any).
+type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +98,7 @@ impl SqliteStore {
         writer.execute_batch(super::sqlite_identity::SCHEMA).map_err(err)?;
         writer.execute_batch(super::sqlite_links::SCHEMA).map_err(err)?;
         let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), queue: Mutex::new(Vec::new()) })
     }
 
     pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
@@ -102,6 +110,66 @@ impl SqliteStore {
         }
         let conn = self.readers[start % self.readers.len()].lock().map_err(err)?;
         f(&conn).map_err(err)
+    }
+
+    /// Group commit for small, frequent writes (link uses, audit rows): each caller
+    /// queues its statement; whoever holds the writer lock next runs every queued
+    /// statement in one transaction, so one fsync covers them all. Each statement
+    /// runs in its own savepoint, so one failing does not undo the others. Durable
+    /// when it returns, like [`SqliteStore::write`].
+    pub(super) fn write_grouped<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let slot: std::sync::Arc<Mutex<Option<Result<T, String>>>> = std::sync::Arc::default();
+        let mine = slot.clone();
+        let job: GroupJob = Box::new(move |c: &Connection| -> Finish {
+            let result = c.execute_batch("SAVEPOINT job").and_then(|()| match f(c) {
+                Ok(v) => c.execute_batch("RELEASE job").map(|()| v),
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK TO job; RELEASE job");
+                    Err(e)
+                }
+            });
+            Box::new(move |commit_error: Option<&str>| {
+                let result = match commit_error {
+                    None => result.map_err(|e| e.to_string()),
+                    Some(e) => Err(format!("group commit failed: {e}")),
+                };
+                if let Ok(mut s) = mine.lock() {
+                    *s = Some(result);
+                }
+            })
+        });
+        self.queue.lock().map_err(err)?.push(job);
+        loop {
+            let conn = self.writer.lock().map_err(err)?;
+            if let Some(done) = slot.lock().map_err(err)?.take() {
+                return done.map_err(StoreError);
+            }
+            let jobs: Vec<GroupJob> = std::mem::take(&mut *self.queue.lock().map_err(err)?);
+            if jobs.is_empty() {
+                continue;
+            }
+            // Without a transaction each savepoint commits on its own: slower, still correct.
+            let in_transaction = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+            let finishes: Vec<Finish> = jobs.into_iter().map(|job| job(&conn)).collect();
+            let commit_error = if in_transaction {
+                conn.execute_batch("COMMIT").err().map(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    e.to_string()
+                })
+            } else {
+                None
+            };
+            drop(conn);
+            for finish in finishes {
+                finish(commit_error.as_deref());
+            }
+            if let Some(done) = slot.lock().map_err(err)?.take() {
+                return done.map_err(StoreError);
+            }
+        }
     }
 
     pub(super) fn write<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {

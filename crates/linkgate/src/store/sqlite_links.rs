@@ -219,7 +219,9 @@ impl LinkStore for SqliteStore {
     }
 
     fn consume(&self, id: &str, now_ms: i64) -> StoreResult<Consume> {
-        self.write(|c| {
+        let id = id.to_owned();
+        self.write_grouped(move |c| {
+            let id = id.as_str();
             let taken: Option<i64> = c
                 .prepare_cached(
                     "UPDATE links SET uses = uses + 1, last_used_ms = ?2
@@ -255,7 +257,8 @@ impl LinkStore for SqliteStore {
     }
 
     fn append_audit(&self, rec: &AuditRecord) -> StoreResult<()> {
-        self.write(|c| {
+        let rec = rec.clone();
+        self.write_grouped(move |c| {
             c.prepare_cached(
                 "INSERT INTO link_audit (link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

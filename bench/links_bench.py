@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Broker-link redemptions per second: GET /l/{token} streaming a 4 KiB object.
+
+One linkgate server (embedded store), one link without a use limit (every
+redemption still takes a use atomically and writes an audit row), and one with
+max_uses large enough for the run; wrk -t2 -c64 on each.
+
+    .venv/bin/python bench/links_bench.py [--runs 3] [--duration 10]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from get_bench import AK, SK, ROOT, free_port, wait_port, wrk  # noqa: E402
+
+
+def create_link(endpoint, spec):
+    body = json.dumps(spec)
+    req = AWSRequest(method="POST", url=f"{endpoint}/-/api/v1/links", data=body,
+                     headers={"content-type": "application/json"})
+    req.headers["x-amz-content-sha256"] = __import__("hashlib").sha256(body.encode()).hexdigest()
+    SigV4Auth(Credentials(AK, SK), "s3", "us-east-1").add_auth(req)
+    r = requests.post(req.url, data=body, headers=dict(req.headers), timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="linkgate-links-bench-")
+    port = free_port()
+    env = dict(os.environ, LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG="warn")
+    proc = subprocess.Popen([os.path.join(ROOT, "target", "release", "linkgate"), "serve", "--listen", f"127.0.0.1:{port}",
+                             "--data-dir", os.path.join(work, "data")], env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1",
+                          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+        s3.create_bucket(Bucket="bench")
+        s3.put_object(Bucket="bench", Key="object-4KiB.bin", Body=os.urandom(4096))
+        links = {
+            "no use limit": create_link(endpoint, {"bucket": "bench", "key": "object-4KiB.bin", "expires_in": 86400}),
+            "max_uses 10,000,000": create_link(endpoint, {"bucket": "bench", "key": "object-4KiB.bin", "expires_in": 86400,
+                                                          "max_uses": 10_000_000}),
+        }
+        results = {}
+        for label, link in links.items():
+            results[label] = [wrk(link["url"], a.duration) for _ in range(a.runs)]
+            print(f"  {label}: " + ", ".join(f"{r[0]:.0f}" for r in results[label]), file=sys.stderr)
+        print(f"\n## Link redemptions, GET /l/{{token}} 4 KiB stream, wrk -t2 -c64 -d{a.duration}s, {a.runs} run(s)\n")
+        print("| link | redemptions/s median (min-max) | p50 ms | p99 ms |")
+        print("|---|---|---|---|")
+        for label, rs in results.items():
+            print(f"| {label} | {statistics.median(r[0] for r in rs):,.0f} ({min(r[0] for r in rs):,.0f}-{max(r[0] for r in rs):,.0f}) | "
+                  f"{statistics.median(r[1] for r in rs):.2f} | {statistics.median(r[2] for r in rs):.2f} |")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
