@@ -7,9 +7,11 @@
 pub mod admin;
 pub mod explain;
 pub mod identity;
+pub mod links;
 pub mod presign;
 pub mod refresh;
 pub mod serve;
+pub mod share;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -46,6 +48,11 @@ pub enum Command {
     /// Manage roles that users may assume through STS.
     #[command(subcommand)]
     Role(identity::RoleCommand),
+    /// Create, list, show and revoke links (/l/…) to objects.
+    #[command(subcommand)]
+    Links(links::LinksCommand),
+    /// Upload a file and print a link to it (and a QR code on a terminal).
+    Share(Box<share::ShareArgs>),
 }
 
 /// A failure to report to the person at the terminal.
@@ -91,6 +98,8 @@ pub fn main() -> ExitCode {
         Command::Key(cmd) => identity::run_key(&cmd),
         Command::Policy(cmd) => identity::run_policy(&cmd),
         Command::Role(cmd) => identity::run_role(&cmd),
+        Command::Links(cmd) => links::run(&cmd),
+        Command::Share(args) => share::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
