@@ -425,8 +425,9 @@ const SECRET_KEYS: [&str; 3] = ["aws_secret_access_key", "aws_session_token", "a
 /// for the expiry of the temporary keys they write. botocore ignores them.
 const EXPIRATION_KEYS: [&str; 4] = ["aws_expiration", "x_security_token_expires", "aws_session_expiration", "expiration"];
 
-/// Credentials from `AWS_ACCESS_KEY_ID` & co, if the access key is set.
-fn from_environment(env: &dyn Environment) -> Result<Option<AwsCredentials>, CredentialsError> {
+/// Credentials from `AWS_ACCESS_KEY_ID` & co, if the access key is set (and only
+/// from there: no profile is consulted).
+pub fn from_environment(env: &dyn Environment) -> Result<Option<AwsCredentials>, CredentialsError> {
     let Some(access_key_id) = non_empty_var(env, "AWS_ACCESS_KEY_ID") else {
         return Ok(None);
     };

@@ -11,6 +11,8 @@ use crate::auth::authority::Authority;
 use crate::auth::secrets::{MasterKey, MasterKeySource};
 use crate::auth::{RootCredentials, RootSource};
 use crate::config::Config;
+use crate::credentials::{Environment, ProcessEnvironment};
+use crate::http::upstream::Upstreams;
 use crate::http::{self, AppState};
 use crate::objects::FsObjects;
 use crate::store::cached::CachedStore;
@@ -75,7 +77,14 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, CliError> {
 /// Opens the embedded stores under `config.data_dir` and builds the shared state.
 /// Tests use this with their own root credentials and master key.
 pub fn open_state(config: Config, root: RootCredentials, master: MasterKey) -> Result<Arc<AppState>, CliError> {
+    open_state_in(config, root, master, &ProcessEnvironment)
+}
+
+/// [`open_state`], with upstream credentials (`[[upstreams]]`, `credentials = "env"`
+/// or `"profile:NAME"`) read from `env` instead of the process environment.
+pub fn open_state_in(config: Config, root: RootCredentials, master: MasterKey, env: &dyn Environment) -> Result<Arc<AppState>, CliError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| CliError::failure(format!("{what}: {e}"));
+    let upstreams = Upstreams::resolve(&config.upstreams, env).map_err(|e| CliError::usage(format!("invalid configuration: {e}")))?;
     let db = config.sqlite_path().map_err(|e| CliError::usage(e.to_string()))?;
     let store = Arc::new(SqliteStore::open(&db).map_err(|e| fail(&format!("cannot open database {}", db.display()), &e))?);
     let authority = Authority::new(root.clone(), store.clone(), Arc::new(master));
@@ -91,6 +100,7 @@ pub fn open_state(config: Config, root: RootCredentials, master: MasterKey) -> R
         authority: Arc::new(authority),
         signing_keys: sigv4::SigningKeyCache::default(),
         root,
+        upstreams,
     }))
 }
 

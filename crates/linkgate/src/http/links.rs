@@ -1,4 +1,6 @@
-//! Broker-link redemption: `GET | HEAD | PUT /l/{token}`.
+//! Broker-link redemption: `GET | HEAD | PUT /l/{token}` for object links; any
+//! method the link names at `/l/{token}[/{*rest}]` for upstream links (forwarded by
+//! [`super::upstream`]).
 //!
 //! The token is looked up by its SHA-256. Everything that can be judged without a
 //! use (revoked, expired, used up, not yet valid, client IP, the issuer's current
@@ -24,13 +26,13 @@ use crate::links::{self, LinkDenial};
 use crate::store::Lookup;
 use crate::store::links::{AuditRecord, LinkRecord, LinkTarget};
 
-/// `/l/{token}`.
+/// `/l/{token}` and, for upstream links, `/l/{token}/{*rest}`.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/l/{token}", any(redeem))
+    Router::new().route("/l/{token}", any(redeem)).route("/l/{token}/{*rest}", any(redeem_rest))
 }
 
 /// A refusal page: small HTML for browsers, plain text for everything else.
-fn page(status: u16, title: &str, message: &str, html: bool) -> Response {
+pub(super) fn page(status: u16, title: &str, message: &str, html: bool) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
     if html {
         let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
@@ -46,7 +48,7 @@ fn page(status: u16, title: &str, message: &str, html: bool) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
 }
 
-fn denied(d: &LinkDenial, html: bool) -> Response {
+pub(super) fn denied(d: &LinkDenial, html: bool) -> Response {
     page(d.status, d.reason, d.message, html)
 }
 
@@ -56,16 +58,20 @@ pub(crate) fn content_disposition(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", sigv4::encode::encode(filename, false))
 }
 
+/// `/l/{token}/{*rest}`: only upstream links take a suffix; the handler reads it
+/// raw from the URI.
+async fn redeem_rest(State(state): State<Arc<AppState>>, Path((token, _rest)): Path<(String, String)>, req: Request) -> Response {
+    redeem(State(state), Path(token), req).await
+}
+
 async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let has_suffix = parts.uri.path().len() > "/l/".len() + token.len();
     let now = super::s3::now_ms();
     let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let html = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let method = parts.method.clone();
-    if method != Method::GET && method != Method::HEAD && method != Method::PUT {
-        return page(405, "Method not allowed", "Links answer GET, HEAD and PUT only.", html);
-    }
     let link = match state.links.link_by_token_hash(&token_hash(&token)) {
         Ok(Some(l)) => l,
         Ok(None) => return page(404, "Unknown link", "This link does not exist.", html),
@@ -89,6 +95,17 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             tracing::error!(error = %e, "cannot write link audit");
         }
     };
+    if let LinkTarget::Upstream { name, path } = &link.target {
+        return super::upstream::redeem(&state, &link, name, path, &token, parts, body, now, ip, html, &audit).await;
+    }
+    if has_suffix {
+        audit(404, "no-such-path", 0);
+        return page(404, "Unknown link", "This link does not exist.", html);
+    }
+    if method != Method::GET && method != Method::HEAD && method != Method::PUT {
+        audit(405, "wrong-method", 0);
+        return page(405, "Method not allowed", "Links answer GET, HEAD and PUT only.", html);
+    }
     let wants_put = method == Method::PUT;
     if wants_put != (link.method == "PUT") {
         audit(405, "wrong-method", 0);
@@ -104,8 +121,7 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         return denied(&d, html);
     }
     let LinkTarget::Object { bucket, key } = &link.target else {
-        audit(501, "unsupported-target", 0);
-        return page(501, "Not available", "Upstream links are not available in this version.", html);
+        return page(500, "Internal error", "Unexpected link target.", html);
     };
     let action = if wants_put { S3_PUT_OBJECT } else { S3_GET_OBJECT };
     match state.authority.issuer_allows(&link.issuer, action, &s3_object_arn(bucket, key), ip) {
@@ -161,7 +177,7 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
 }
 
 /// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).
-fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
+pub(super) fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
     match state.links.consume(&link.id, now) {
         Ok(c) => links::denial_for(c),
         Err(e) => {

@@ -3,7 +3,8 @@
 //! - [`s3`]: the S3-compatible API (path style), the fallback for every path not
 //!   under `/-/` (no bucket name can start with `-`).
 //! - [`query`]: the AWS query protocol on `POST /` — STS and IAM.
-//! - [`links`]: broker-link redemption, `/l/{token}`.
+//! - [`links`]: broker-link redemption, `/l/{token}`; [`upstream`] forwards
+//!   upstream links to their configured API, signed at that moment.
 //! - [`ops`]: `/-/healthz`, `/-/readyz`, `/-/metrics`.
 //! - [`admin`]: the JSON admin API under `/-/api/v1/` (users, keys, policies, roles).
 
@@ -12,6 +13,7 @@ pub mod links;
 pub mod ops;
 pub mod query;
 pub mod s3;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub signing_keys: SigningKeyCache,
     /// Root credentials (also reachable through `keys`).
     pub root: RootCredentials,
+    /// The configured `[[upstreams]]`, credentials resolved at startup.
+    pub upstreams: upstream::Upstreams,
 }
 
 impl std::fmt::Debug for AppState {

@@ -51,6 +51,12 @@ impl TestServer {
 
     /// A server whose configuration `tweak` may change first.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_env(tweak, &linkgate::credentials::ProcessEnvironment).await
+    }
+
+    /// [`TestServer::start_with`], with upstream credentials (`[[upstreams]]`) read
+    /// from `env` instead of the process environment.
+    pub async fn start_with_env(tweak: impl FnOnce(&mut Config), env: &(dyn linkgate::credentials::Environment + Sync)) -> Self {
         let tmp = tempfile::Builder::new().prefix("linkgate-sdk-").tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut config = Config::load(None, &[]).unwrap();
@@ -60,7 +66,7 @@ impl TestServer {
         std::fs::create_dir_all(&data_dir).unwrap();
         let root = RootCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() };
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-        let state = linkgate::cli::serve::open_state(config, root, MasterKey::from_bytes([7; 32])).unwrap();
+        let state = linkgate::cli::serve::open_state_in(config, root, MasterKey::from_bytes([7; 32]), env).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();

@@ -2,9 +2,12 @@
 //!
 //! A user can grant no more than they hold: creating a link needs
 //! `linkgate:CreateLink` on the target *and* the permission the link will exercise
-//! (`s3:GetObject` for a download link, `s3:PutObject` for an upload link). Revoking
+//! (`s3:GetObject` for a download link, `s3:PutObject` for an upload link). An
+//! upstream link needs `linkgate:CreateLink` on `arn:linkgate:upstream:::NAME`, and
+//! may only name a configured `[[upstreams]]` entry (never a host). Revoking
 //! needs `linkgate:RevokeLink` (root, or the link's own issuer).
 
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,6 +16,7 @@ use super::common::{Reply, rfc3339};
 use super::problem::Problem;
 use crate::auth::authority::Principal;
 use crate::auth::policy::{LINKGATE_CREATE_LINK, LINKGATE_REVOKE_LINK, S3_GET_OBJECT, S3_PUT_OBJECT, s3_object_arn};
+use crate::http::upstream;
 use crate::links;
 use crate::store::links::{LinkFilter, LinkIssuer, LinkRecord, LinkStore, LinkTarget};
 
@@ -68,14 +72,30 @@ fn parse_time(field: &str, value: &str) -> Result<i64, Problem> {
 fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
     let target = match (body.bucket, body.key, body.upstream, body.path) {
         (Some(bucket), Some(key), None, None) if !bucket.is_empty() && !key.is_empty() => LinkTarget::Object { bucket, key },
-        (None, None, Some(_), _) => {
-            return Err(Problem::validation("Upstream links are not available in this version; name a bucket and key."));
+        (None, None, Some(name), path) => {
+            if call.state.upstreams.get(&name).is_none() {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown-upstream",
+                    "unknown upstream",
+                    format!("No upstream is configured with name {name:?}; links can only name an [[upstreams]] entry."),
+                ));
+            }
+            let path = path.unwrap_or_else(|| "/".into());
+            upstream::validate_link_path(&path).map_err(Problem::validation)?;
+            LinkTarget::Upstream { name, path }
         }
-        _ => return Err(Problem::validation("Name the target as \"bucket\" and \"key\".")),
+        _ => return Err(Problem::validation("Name the target as \"bucket\" and \"key\", or as \"upstream\" and \"path\".")),
     };
     let method = body.method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
-    if method != "GET" && method != "PUT" {
-        return Err(Problem::validation(format!("method must be GET or PUT, got {method:?}")));
+    match &target {
+        LinkTarget::Object { .. } if method != "GET" && method != "PUT" => {
+            return Err(Problem::validation(format!("method must be GET or PUT, got {method:?}")));
+        }
+        LinkTarget::Upstream { .. } if !upstream::UPSTREAM_METHODS.contains(&method.as_str()) => {
+            return Err(Problem::validation(format!("method must be one of {}, got {method:?}", upstream::UPSTREAM_METHODS.join(", "))));
+        }
+        _ => {}
     }
     let delivery = body.delivery.unwrap_or_else(|| "stream".into());
     if delivery != "stream" {
@@ -133,11 +153,11 @@ fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
 
 /// The JSON form of a link.
 pub(crate) fn link_json(link: &LinkRecord, now_ms: i64) -> Value {
-    let (bucket, key) = match &link.target {
-        LinkTarget::Object { bucket, key } => (Some(bucket.as_str()), Some(key.as_str())),
-        LinkTarget::Upstream { .. } => (None, None),
+    let (bucket, key, upstream, path) = match &link.target {
+        LinkTarget::Object { bucket, key } => (Some(bucket.as_str()), Some(key.as_str()), None, None),
+        LinkTarget::Upstream { name, path } => (None, None, Some(name.as_str()), Some(path.as_str())),
     };
-    json!({
+    let mut out = json!({
         "id": link.id,
         "issuer": link.issuer.as_str(),
         "bucket": bucket,
@@ -154,20 +174,34 @@ pub(crate) fn link_json(link: &LinkRecord, now_ms: i64) -> Value {
         "group": link.group,
         "revoked_at": link.revoked_ms.map(rfc3339),
         "state": links::state(link, now_ms).as_str(),
-    })
+    });
+    if upstream.is_some() {
+        out["upstream"] = json!(upstream);
+        out["path"] = json!(path);
+    }
+    out
 }
 
 /// `POST /-/api/v1/links`.
 pub(crate) fn create(call: &Call) -> Result<Reply, Problem> {
     let body: NewLink = super::common::parse_body(&call.body)?;
     let mut link = build(call, body)?;
-    let LinkTarget::Object { bucket, key } = &link.target else { return Err(Problem::validation("Name a bucket and key.")) };
-    let arn = s3_object_arn(bucket, key);
-    let exercised = if link.method == "PUT" { S3_PUT_OBJECT } else { S3_GET_OBJECT };
-    if !call.allowed(LINKGATE_CREATE_LINK, &arn) || !call.allowed(exercised, &arn) {
-        return Err(Problem::access_denied(format!(
-            "Creating this link needs {LINKGATE_CREATE_LINK} and {exercised} on {arn}: a link cannot grant more than its creator holds."
-        )));
+    match &link.target {
+        LinkTarget::Object { bucket, key } => {
+            let arn = s3_object_arn(bucket, key);
+            let exercised = if link.method == "PUT" { S3_PUT_OBJECT } else { S3_GET_OBJECT };
+            if !call.allowed(LINKGATE_CREATE_LINK, &arn) || !call.allowed(exercised, &arn) {
+                return Err(Problem::access_denied(format!(
+                    "Creating this link needs {LINKGATE_CREATE_LINK} and {exercised} on {arn}: a link cannot grant more than its creator holds."
+                )));
+            }
+        }
+        LinkTarget::Upstream { name, .. } => {
+            let arn = upstream::upstream_arn(name);
+            if !call.allowed(LINKGATE_CREATE_LINK, &arn) {
+                return Err(Problem::access_denied(format!("Creating this link needs {LINKGATE_CREATE_LINK} on {arn}.")));
+            }
+        }
     }
     let (token, hash) = links::new_token();
     link.id = links::new_link_id();
@@ -187,7 +221,7 @@ fn may_manage(call: &Call, link: &LinkRecord, action: &str) -> bool {
     let own = issuer_of(&call.credential.principal) == link.issuer;
     let arn = match &link.target {
         LinkTarget::Object { bucket, key } => s3_object_arn(bucket, key),
-        LinkTarget::Upstream { name, .. } => format!("arn:linkgate:upstream:::{name}"),
+        LinkTarget::Upstream { name, .. } => upstream::upstream_arn(name),
     };
     own || call.allowed(action, &arn)
 }

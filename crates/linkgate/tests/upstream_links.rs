@@ -1,0 +1,421 @@
+//! Upstream links: `/l/{token}[/{rest}]` forwarded to a configured API, signed with
+//! SigV4 at the moment of forwarding.
+//!
+//! The upstream here is a small axum app on `127.0.0.1:0` that behaves like an API
+//! behind API Gateway IAM auth: it accepts only header-signed requests for service
+//! `execute-api`, checks them with `sigv4::check_header` + `PendingAuth::verify`
+//! (payload hash = SHA-256 of the body it received, **max skew 5 minutes**), answers
+//! 200 with a JSON echo when valid and 403 otherwise, and records every request
+//! (headers included, so the test sees each `X-Amz-Date`). Its clock is the real
+//! clock plus an offset the test can move.
+//!
+//! How "a link lives far longer than the upstream's 5-minute signature window" is
+//! shown, honestly and without waiting: linkgate reads the real clock and has no
+//! injectable one, so instead of moving linkgate's clock the test (1) proves the
+//! window is real — a request linkgate signed and the API accepted is replayed
+//! verbatim with the API's clock moved 6 minutes ahead and is refused; (2) builds a
+//! link that is genuinely old — created 3 days ago (written straight into the link
+//! store with `created_ms` = now − 3 days, valid for one more day, the only way to
+//! age a link without waiting 3 days) — and redeems it: the API accepts, and the
+//! `X-Amz-Date` it saw is within seconds of the API's clock, i.e. days after the
+//! link was made; (3) redeems an admin-API link (`expires_in` 1 day) twice, a
+//! second apart, and sees two different, each-valid `X-Amz-Date`s: every forwarded
+//! request is signed afresh, so the link's age never matters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::{ROOT, Resp, TestServer, api, as_user, http};
+use http_body_util::BodyExt as _;
+use linkgate::config::UpstreamConfig;
+use linkgate::credentials::Environment;
+use linkgate::store::links::{LinkIssuer, LinkRecord, LinkTarget};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache};
+
+const UP_AK: &str = "AKIDUPSTREAMEXAMPLE";
+const UP_SK: &str = "upstream/secret/key/EXAMPLE+0123456789abcd";
+const UP_REGION: &str = "eu-west-1";
+
+/// The environment linkgate resolves `credentials = "env"` from.
+struct UpstreamEnv;
+
+impl Environment for UpstreamEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "AWS_ACCESS_KEY_ID" => Some(UP_AK.into()),
+            "AWS_SECRET_ACCESS_KEY" => Some(UP_SK.into()),
+            _ => None,
+        }
+    }
+
+    fn home_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
+/// One request as the test API received it.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    accepted: bool,
+}
+
+impl Seen {
+    fn amz_date(&self) -> AmzDate {
+        AmzDate::parse(self.headers.get("x-amz-date").unwrap().to_str().unwrap()).unwrap()
+    }
+}
+
+#[derive(Default)]
+struct ApiState {
+    offset_secs: AtomicI64,
+    seen: Mutex<Vec<Seen>>,
+    keys: SigningKeyCache,
+}
+
+impl ApiState {
+    fn now(&self) -> AmzDate {
+        let offset = self.offset_secs.load(Ordering::SeqCst);
+        let now = SystemTime::now();
+        AmzDate::from_system_time(if offset >= 0 {
+            now + Duration::from_secs(offset as u64)
+        } else {
+            now - Duration::from_secs(offset.unsigned_abs())
+        })
+    }
+}
+
+/// The test API: SigV4 (`execute-api`, 5-minute skew) or 403.
+struct TestApi {
+    addr: SocketAddr,
+    state: Arc<ApiState>,
+}
+
+impl TestApi {
+    async fn start() -> Self {
+        let state = Arc::new(ApiState::default());
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, state }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    fn set_clock_offset(&self, secs: i64) {
+        self.state.offset_secs.store(secs, Ordering::SeqCst);
+    }
+}
+
+async fn handle(State(api): State<Arc<ApiState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.unwrap().to_bytes().to_vec();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let hash = sigv4::hex::encode(&Sha256::digest(&body));
+    let headers: Vec<(&str, &str)> = parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
+    let policy = sigv4::Policy {
+        region: UP_REGION,
+        service: "execute-api",
+        path_mode: PathMode::EncodeAgain { normalize: true },
+        now: api.now(),
+        future_tolerance_secs: 300,
+        max_skew_secs: 300,
+        payload_hash: Some(&hash),
+    };
+    let req = RequestParts { method: parts.method.as_str(), path: &path, query: &query, headers: &headers };
+    let verdict = sigv4::check_header(&req, &policy).and_then(|p| {
+        if p.access_key() != UP_AK {
+            return Err(sigv4::VerifyError::UnknownAccessKey(p.access_key().to_owned()));
+        }
+        p.verify(UP_SK, &api.keys)
+    });
+    let accepted = verdict.is_ok();
+    api.seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+        accepted,
+    });
+    if let Err(e) = verdict {
+        return (StatusCode::FORBIDDEN, [("x-upstream", "refused")], format!("{{\"message\":{:?}}}", e.message())).into_response();
+    }
+    let echo = json!({
+        "method": parts.method.as_str(),
+        "path": path,
+        "query": query,
+        "body": String::from_utf8_lossy(&body),
+        "headers": parts.headers.iter().map(|(n, v)| (n.as_str().to_owned(), json!(v.to_str().unwrap_or("")))).collect::<serde_json::Map<_, _>>(),
+    });
+    let mut r = (StatusCode::OK, [("content-type", "application/json"), ("x-upstream", "echo")], echo.to_string()).into_response();
+    // A hop-by-hop header linkgate must not pass back.
+    r.headers_mut().insert("keep-alive", "timeout=5".parse().unwrap());
+    r
+}
+
+fn upstream(name: &str, base_url: String) -> UpstreamConfig {
+    UpstreamConfig { name: name.into(), base_url, service: "execute-api".into(), region: UP_REGION.into(), credentials: "env".into() }
+}
+
+/// A linkgate with upstream `billing` → the test API under `/prod`, and `down` →
+/// a port nobody listens on.
+async fn setup() -> (TestServer, TestApi) {
+    let api_server = TestApi::start().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let base = format!("http://{}/prod", api_server.addr);
+    let s = TestServer::start_with_env(
+        move |c| {
+            c.upstreams.push(upstream("billing", base));
+            c.upstreams.push(upstream("down", format!("http://{closed}")));
+        },
+        &UpstreamEnv,
+    )
+    .await;
+    (s, api_server)
+}
+
+fn body(r: &Resp) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", r.status, r.text()))
+}
+
+async fn create(s: &TestServer, spec: Value) -> Value {
+    let r = api(s, ROOT, "POST", "/-/api/v1/links", Some(spec)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    body(&r)
+}
+
+fn audit_outcomes(shown: &Value) -> Vec<(String, u64)> {
+    shown["audit"].as_array().unwrap().iter().map(|a| (a["outcome"].as_str().unwrap().to_owned(), a["status"].as_u64().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_window() {
+    let (s, upstream_api) = setup().await;
+    let link = create(&s, json!({"upstream": "billing", "path": "/v1/invoices", "expires_in": 86_400})).await;
+    assert_eq!(link["upstream"], "billing");
+    assert_eq!(link["path"], "/v1/invoices");
+    let url = link["url"].as_str().unwrap().to_owned();
+
+    let first = http("GET", &format!("{url}?id=7&lang=en"), &[], Vec::new()).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("x-upstream"), Some("echo"));
+    assert_eq!(first.header("keep-alive"), None, "hop-by-hop response headers are dropped");
+    let echo = body(&first);
+    assert_eq!(
+        (echo["method"].as_str(), echo["path"].as_str(), echo["query"].as_str()),
+        (Some("GET"), Some("/prod/v1/invoices"), Some("id=7&lang=en"))
+    );
+
+    // (1) The window is real: the very request the API accepted, replayed verbatim,
+    // passes now and is refused once the API's clock is 6 minutes ahead.
+    let captured = upstream_api.seen().pop().unwrap();
+    assert!(captured.accepted);
+    let replay = || async {
+        let hdrs: Vec<(String, String)> =
+            captured.headers.iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect();
+        let hdrs: Vec<(&str, &str)> = hdrs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let target = format!("http://{}{}?{}", upstream_api.addr, captured.path, captured.query);
+        http(&captured.method, &target, &hdrs, captured.body.clone()).await.status
+    };
+    assert_eq!(replay().await, 200, "a fresh signature is accepted");
+    upstream_api.set_clock_offset(6 * 60);
+    assert_eq!(replay().await, 403, "a signature 6 minutes old is refused");
+    // While the API's clock is off, linkgate's real-clock signature is refused too,
+    // and the upstream's answer (status, headers, body) comes back as it is.
+    let skewed = http("GET", &url, &[], Vec::new()).await;
+    assert_eq!(skewed.status, 403);
+    assert_eq!(skewed.header("x-upstream"), Some("refused"));
+    assert!(skewed.text().contains("The difference between the request time"), "{}", skewed.text());
+    upstream_api.set_clock_offset(0);
+
+    // (2) A link created 3 days ago (valid one more day) still works: linkgate
+    // signs at the moment it forwards.
+    let (token, hash) = linkgate::links::new_token();
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let three_days_ms = 3 * 86_400_000;
+    let old = LinkRecord {
+        id: linkgate::links::new_link_id(),
+        token_hash: hash,
+        issuer: LinkIssuer::Root,
+        target: LinkTarget::Upstream { name: "billing".into(), path: "/v1/old".into() },
+        method: "GET".into(),
+        delivery: "stream".into(),
+        created_ms: now_ms - three_days_ms,
+        expires_ms: now_ms + 86_400_000,
+        not_before_ms: None,
+        max_uses: None,
+        uses: 0,
+        allowed_ips: Vec::new(),
+        filename: None,
+        password_hash: None,
+        group: None,
+        revoked_ms: None,
+    };
+    s.state.links.create_link(&old).unwrap();
+    let r = http("GET", &format!("{}/l/{token}", s.endpoint), &[], Vec::new()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(body(&r)["path"], "/prod/v1/old");
+    let seen = upstream_api.seen().pop().unwrap();
+    assert!(seen.accepted);
+    let signed_at = seen.amz_date().unix();
+    assert!(signed_at * 1000 - old.created_ms > three_days_ms - 60_000, "signed at forwarding time, days after the link was made");
+    assert!((signed_at - AmzDate::now().unix()).abs() <= 5, "and within seconds of now");
+
+    // (3) Two redemptions a second apart carry two different, each-valid dates.
+    let before = upstream_api.seen().len();
+    assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
+    let seen = upstream_api.seen();
+    let (a, b) = (&seen[before], &seen[before + 1]);
+    assert!(a.accepted && b.accepted);
+    assert!(b.amz_date().unix() > a.amz_date().unix(), "{:?} then {:?}", a.amz_date(), b.amz_date());
+    assert_ne!(a.headers["authorization"], b.headers["authorization"]);
+
+    // The audit trail says "forwarded" with the upstream's status.
+    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    assert_eq!(
+        audit_outcomes(&shown),
+        [("forwarded".to_owned(), 200), ("forwarded".to_owned(), 403), ("forwarded".to_owned(), 200), ("forwarded".to_owned(), 200)]
+    );
+    assert_eq!(shown["uses"], 4);
+}
+
+#[tokio::test]
+async fn method_body_query_suffix_and_headers() {
+    let (s, upstream_api) = setup().await;
+    let link = create(&s, json!({"upstream": "billing", "path": "/v1/items", "method": "post", "max_uses": 2})).await;
+    assert_eq!(link["method"], "POST");
+    let url = link["url"].as_str().unwrap().to_owned();
+
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", "Bearer client-secret"),
+        ("cookie", "session=abc"),
+        ("x-amz-security-token", "not-ours"),
+        ("x-amz-date", "20000101T000000Z"),
+        ("keep-alive", "timeout=5"),
+        ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+        ("connection", "keep-alive, x-hop"),
+        ("x-hop", "named-by-connection"),
+        ("x-custom", "kept"),
+    ];
+    let r = http("POST", &format!("{url}/42/notes?verbose=1"), &headers, br#"{"amount":12}"#.to_vec()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let echo = body(&r);
+    assert_eq!(echo["path"], "/prod/v1/items/42/notes");
+    assert_eq!(echo["query"], "verbose=1");
+    assert_eq!(echo["body"], r#"{"amount":12}"#);
+    let h = &echo["headers"];
+    assert_eq!(h["x-custom"], "kept");
+    assert_eq!(h["content-type"], "application/json");
+    for dropped in ["cookie", "x-amz-security-token", "keep-alive", "proxy-authorization", "x-hop"] {
+        assert!(h.get(dropped).is_none(), "{dropped} was forwarded: {h}");
+    }
+    let auth = h["authorization"].as_str().unwrap();
+    assert!(auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={UP_AK}/")), "the client's Authorization is replaced: {auth}");
+    assert!(!auth.contains("client-secret"));
+    assert_ne!(h["x-amz-date"], "20000101T000000Z");
+    assert_eq!(h["host"], upstream_api.addr.to_string());
+
+    // The link's method only (GET is not POST); nothing reaches the API, no use taken.
+    let n = upstream_api.seen().len();
+    let wrong = http("GET", &url, &[], Vec::new()).await;
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.header("allow"), Some("POST"));
+    assert_eq!(upstream_api.seen().len(), n);
+    // max_uses counts forwarded requests.
+    assert_eq!(http("POST", &url, &[], b"x".to_vec()).await.status, 200);
+    assert_eq!(http("POST", &url, &[], b"x".to_vec()).await.status, 410);
+
+    // A GET link answers HEAD too (forwarded as HEAD).
+    let get_link = create(&s, json!({"upstream": "billing", "path": "/v1/items"})).await;
+    let head = http("HEAD", get_link["url"].as_str().unwrap(), &[], Vec::new()).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(upstream_api.seen().last().unwrap().method, "HEAD");
+}
+
+#[tokio::test]
+async fn producers_name_upstreams_and_paths_cannot_escape() {
+    let (s, upstream_api) = setup().await;
+    let unknown = api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"upstream": "evil.example.com", "path": "/"}))).await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text());
+    assert_eq!(body(&unknown)["title"], "unknown upstream");
+    assert!(body(&unknown)["type"].as_str().unwrap().ends_with("/unknown-upstream"));
+    for (spec, why) in [
+        (json!({"upstream": "billing", "path": "/v1/../admin"}), "dot segments"),
+        (json!({"upstream": "billing", "path": "/v1/%2e%2e/admin"}), "encoded dot segments"),
+        (json!({"upstream": "billing", "path": "v1"}), "relative path"),
+        (json!({"upstream": "billing", "path": "/v1", "method": "TRACE"}), "method"),
+        (json!({"upstream": "billing", "bucket": "b", "path": "/v1"}), "two targets"),
+        (json!({"upstream": "billing", "base_url": "http://evil.example.com"}), "a host"),
+    ] {
+        let r = api(&s, ROOT, "POST", "/-/api/v1/links", Some(spec)).await;
+        assert_eq!(r.status, 400, "{why}: {}", r.text());
+    }
+
+    let link = create(&s, json!({"upstream": "billing", "path": "/v1/public"})).await;
+    let url = link["url"].as_str().unwrap();
+    for suffix in ["/../admin", "/%2e%2e/admin", "/x/%2E%2E/%2e%2e/admin", "/..%2fadmin", "/%252e%252e/admin"] {
+        let r = http("GET", &format!("{url}{suffix}"), &[], Vec::new()).await;
+        assert_eq!(r.status, 400, "{suffix}: {}", r.text());
+    }
+    assert!(upstream_api.seen().is_empty(), "nothing reached the upstream: {:?}", upstream_api.seen());
+    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    assert_eq!(shown["uses"], 0, "a refused path takes no use");
+}
+
+#[tokio::test]
+async fn upstream_down_is_502_and_audited() {
+    let (s, _api) = setup().await;
+    let link = create(&s, json!({"upstream": "down", "path": "/health"})).await;
+    let r = http("GET", link["url"].as_str().unwrap(), &[], Vec::new()).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.text().contains("upstream unreachable"));
+    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    assert_eq!(audit_outcomes(&shown), [("upstream-unreachable".to_owned(), 502)]);
+}
+
+#[tokio::test]
+async fn the_issuer_needs_create_link_on_the_upstream_at_creation_and_redemption() {
+    let (s, _api) = setup().await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"linkgate:CreateLink","Resource":"arn:linkgate:upstream:::billing"}]}"#;
+    assert_eq!(api(&s, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": "alice"}))).await.status, 201);
+    assert_eq!(api(&s, ROOT, "PUT", "/-/api/v1/users/alice/policy", Some(json!({"document": policy}))).await.status, 200);
+    let k = body(&api(&s, ROOT, "POST", "/-/api/v1/users/alice/keys", None).await);
+    let alice = as_user(k["access_key_id"].as_str().unwrap(), k["secret_access_key"].as_str().unwrap());
+    let other = api(&s, alice, "POST", "/-/api/v1/links", Some(json!({"upstream": "down", "path": "/"}))).await;
+    assert_eq!(other.status, 403, "{}", other.text());
+    let r = api(&s, alice, "POST", "/-/api/v1/links", Some(json!({"upstream": "billing", "path": "/v1/items"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let url = body(&r)["url"].as_str().unwrap().to_owned();
+    assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
+    assert_eq!(api(&s, ROOT, "DELETE", "/-/api/v1/users/alice/policy", None).await.status, 204);
+    assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 403);
+}
