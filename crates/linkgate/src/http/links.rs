@@ -152,7 +152,7 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         }
     };
     let head = method == Method::HEAD;
-    if !head && let Some(d) = consume(&state, &link, now) {
+    if !head && let Some(d) = consume(&state, &link, now).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
@@ -177,8 +177,15 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
 }
 
 /// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).
-pub(super) fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
-    match state.links.consume(&link.id, now) {
+/// The store call runs on a blocking thread so that concurrent redemptions can wait
+/// on the same group commit instead of holding up the async workers.
+pub(super) async fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
+    let store = state.links.clone();
+    let id = link.id.clone();
+    let taken = tokio::task::spawn_blocking(move || store.consume(&id, now))
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError(format!("consume task failed: {e}"))));
+    match taken {
         Ok(c) => links::denial_for(c),
         Err(e) => {
             tracing::error!(error = %e, "link store failed");
@@ -200,7 +207,7 @@ async fn upload(
     html: bool,
     audit: &(dyn Fn(u16, &str, u64) + Sync),
 ) -> Response {
-    if let Some(d) = consume(state, link, now) {
+    if let Some(d) = consume(state, link, now).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }

@@ -69,6 +69,23 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    let links = state.links.clone();
+    let flusher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            let links = links.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || links.flush_audit()).await {
+                tracing::error!(error = %e, "cannot write link audit rows");
+            }
+        }
+    });
+    let links = state.links.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    flusher.abort();
+    if let Err(e) = links.flush_audit() {
+        tracing::error!(error = %e, "cannot write link audit rows at shutdown");
+    }
+    served
 }

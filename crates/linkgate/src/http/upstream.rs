@@ -462,7 +462,7 @@ pub(super) async fn redeem(
             return page(400, "Bad request", "The request body could not be read.", html);
         }
     };
-    if let Some(d) = consume(state, link, now) {
+    if let Some(d) = consume(state, link, now).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }

@@ -202,6 +202,12 @@ pub trait LinkStore: Send + Sync {
     fn cut_group_expiry(&self, group: &str, expires_ms: i64) -> StoreResult<usize>;
     /// Appends an attempt to a link's audit trail.
     fn append_audit(&self, rec: &AuditRecord) -> StoreResult<()>;
+    /// Writes buffered audit rows. Stores may buffer [`LinkStore::append_audit`] so
+    /// the redemption path does no synchronous write for its audit row; the server
+    /// flushes every few hundred milliseconds and reads always see every row.
+    fn flush_audit(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// The latest `limit` attempts on a link, oldest first.
     fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>>;
     /// Deletes links dead (expired, used up or revoked) for longer than

@@ -63,6 +63,8 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// Small writes waiting to be committed together (see [`SqliteStore::write_grouped`]).
     queue: Mutex<Vec<GroupJob>>,
+    /// Link audit rows not yet written (see `LinkStore::flush_audit`).
+    pub(super) audit_buffer: Mutex<Vec<super::links::AuditRecord>>,
 }
 
 /// A queued write: runs on the writer connection inside a shared transaction and
@@ -98,7 +100,13 @@ impl SqliteStore {
         writer.execute_batch(super::sqlite_identity::SCHEMA).map_err(err)?;
         writer.execute_batch(super::sqlite_links::SCHEMA).map_err(err)?;
         let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), queue: Mutex::new(Vec::new()) })
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            queue: Mutex::new(Vec::new()),
+            audit_buffer: Mutex::new(Vec::new()),
+        })
     }
 
     pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {

@@ -7,6 +7,9 @@ use super::links::{AuditRecord, Consume, LinkFilter, LinkIssuer, LinkRecord, Lin
 use super::sqlite::SqliteStore;
 use super::{StoreError, StoreResult};
 
+/// Audit rows buffered before a batch is written.
+const AUDIT_BATCH: usize = 512;
+
 /// Link tables, created with the rest of the schema.
 ///
 /// `last_used_ms` is internal: it dates when a used-up link died, for [`LinkStore::purge`].
@@ -257,27 +260,45 @@ impl LinkStore for SqliteStore {
     }
 
     fn append_audit(&self, rec: &AuditRecord) -> StoreResult<()> {
-        let rec = rec.clone();
-        self.write_grouped(move |c| {
-            c.prepare_cached(
-                "INSERT INTO link_audit (link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                rec.link_id,
-                rec.at_ms,
-                rec.client_ip,
-                rec.user_agent,
-                rec.method,
-                rec.status,
-                rec.outcome,
-                to_i64(rec.bytes)
-            ])?;
-            Ok(())
+        let full = {
+            let mut buf = self.audit_buffer.lock().map_err(|e| StoreError(e.to_string()))?;
+            buf.push(rec.clone());
+            buf.len() >= AUDIT_BATCH
+        };
+        if full { self.flush_audit() } else { Ok(()) }
+    }
+
+    fn flush_audit(&self) -> StoreResult<()> {
+        let batch = std::mem::take(&mut *self.audit_buffer.lock().map_err(|e| StoreError(e.to_string()))?);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO link_audit (link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for rec in &batch {
+                    stmt.execute(params![
+                        rec.link_id,
+                        rec.at_ms,
+                        rec.client_ip,
+                        rec.user_agent,
+                        rec.method,
+                        rec.status,
+                        rec.outcome,
+                        to_i64(rec.bytes)
+                    ])?;
+                }
+            }
+            tx.commit()
         })
     }
 
     fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>> {
+        self.flush_audit()?;
         let mut rows = self.read(|c| {
             c.prepare_cached(
                 "SELECT link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes FROM link_audit
@@ -291,6 +312,7 @@ impl LinkStore for SqliteStore {
     }
 
     fn purge(&self, now_ms: i64, link_retention_ms: i64, audit_retention_ms: i64) -> StoreResult<(usize, usize)> {
+        self.flush_audit()?;
         let link_cutoff = now_ms.saturating_sub(link_retention_ms);
         let audit_cutoff = now_ms.saturating_sub(audit_retention_ms);
         self.write(|c| {
