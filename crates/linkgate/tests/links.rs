@@ -193,3 +193,27 @@ async fn a_group_expiry_cut_and_group_revocation() {
     assert_eq!(listed["links"].as_array().unwrap().len(), 1);
     assert_eq!(api(&s, ROOT, "PATCH", "/-/api/v1/groups/x", Some(json!({}))).await.status, 400);
 }
+
+#[tokio::test]
+async fn redirect_delivery_hands_out_a_short_presigned_url_once() {
+    let s = TestServer::start_with(|c| c.links.redirect_ttl = 2).await;
+    let c = s.client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_object().bucket("bkt").key("dir/a b.txt").body(b"redirected".to_vec().into()).send().await.unwrap();
+    let link = create(&s, json!({"bucket": "bkt", "key": "dir/a b.txt", "delivery": "redirect", "max_uses": 1, "filename": "a.txt"})).await;
+    let first = get(link["url"].as_str().unwrap()).await;
+    assert_eq!(first.status, 302, "{}", first.text());
+    let location = first.header("location").unwrap().to_owned();
+    assert!(location.starts_with(&format!("{}/bkt/dir/a%20b.txt?", s.endpoint)), "{location}");
+    assert!(location.contains("X-Amz-Expires=2&"), "{location}");
+    let fetched = get(&location).await;
+    assert_eq!(fetched.status, 200, "{}", fetched.text());
+    assert_eq!(fetched.body, b"redirected");
+    assert!(fetched.header("content-disposition").unwrap().contains("a.txt"));
+    assert_eq!(get(link["url"].as_str().unwrap()).await.status, 410, "the link itself was one-time");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    get(&location).await.assert_error(403, "AccessDenied", Some("Request has expired"));
+    let put =
+        api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "x", "method": "PUT", "delivery": "redirect"}))).await;
+    assert_eq!(put.status, 400);
+}

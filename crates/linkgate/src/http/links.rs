@@ -156,6 +156,16 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
+    if !head && link.delivery == "redirect" {
+        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+        let location = redirect_url(&state, host, bucket, key, link.filename.as_deref());
+        audit(302, "redirected", 0);
+        let mut r = (StatusCode::FOUND, [(header::CACHE_CONTROL, "private, no-store")]).into_response();
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return r;
+    }
     let range = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     match object_response(&state.objects, &meta, &parts.headers, range, head) {
         Ok(mut r) => {
@@ -174,6 +184,38 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             page(e.status, e.code, &e.message, html)
         }
     }
+}
+
+/// A presigned URL for the object on this server, living `links.redirect_ttl`
+/// seconds: what a `redirect` link hands out after taking its use. Short enough
+/// that the URL cannot be passed around for long.
+fn redirect_url(state: &AppState, host: &str, bucket: &str, key: &str, filename: Option<&str>) -> String {
+    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{host}"));
+    let base = base.trim_end_matches('/');
+    let parts = sigv4::inspect::split_url(base);
+    let host_header = parts.map_or_else(|| host.to_owned(), |p| p.host_header());
+    let prefix = parts.map_or("", |p| if p.path == "/" { "" } else { p.path.trim_end_matches('/') }).to_owned();
+    let path = format!("{prefix}/{}/{}", sigv4::encode::encode(bucket, false), sigv4::encode::encode(key, true));
+    let query = filename
+        .map(|f| format!("response-content-disposition={}", sigv4::encode::encode(&content_disposition(f), false)))
+        .unwrap_or_default();
+    let headers = [("host", host_header.as_str())];
+    let req = sigv4::RequestParts { method: "GET", path: &path, query: &query, headers: &headers };
+    let params = sigv4::SigningParams {
+        credentials: sigv4::Credentials {
+            access_key_id: &state.root.access_key_id,
+            secret_access_key: &state.root.secret_access_key,
+            session_token: None,
+        },
+        region: &state.config.region,
+        service: "s3",
+        time: sigv4::AmzDate::now(),
+        path_mode: sigv4::PathMode::AsSent,
+        payload_hash: sigv4::UNSIGNED_PAYLOAD,
+    };
+    let presigned = sigv4::presign(&req, &params, state.config.links.redirect_ttl.clamp(1, sigv4::MAX_EXPIRES), &state.signing_keys);
+    let origin = base.strip_suffix(&prefix).unwrap_or(base);
+    format!("{origin}{path}?{}", presigned.query)
 }
 
 /// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).

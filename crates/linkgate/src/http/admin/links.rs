@@ -98,8 +98,11 @@ fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
         _ => {}
     }
     let delivery = body.delivery.unwrap_or_else(|| "stream".into());
-    if delivery != "stream" {
-        return Err(Problem::validation(format!("delivery {delivery:?} is not available in this version; use \"stream\"")));
+    if delivery != "stream" && delivery != "redirect" {
+        return Err(Problem::validation(format!("delivery must be \"stream\" or \"redirect\", got {delivery:?}")));
+    }
+    if delivery == "redirect" && method != "GET" {
+        return Err(Problem::validation("delivery \"redirect\" is for download (GET) links."));
     }
     if body.password.is_some() {
         return Err(Problem::validation("Password-protected links are not available in this version."));
