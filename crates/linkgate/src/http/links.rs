@@ -124,17 +124,8 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         return page(500, "Internal error", "Unexpected link target.", html);
     };
     let action = if wants_put { S3_PUT_OBJECT } else { S3_GET_OBJECT };
-    match state.authority.issuer_allows(&link.issuer, action, &s3_object_arn(bucket, key), ip) {
-        Ok(true) => {}
-        Ok(false) => {
-            audit(403, "issuer-denied", 0);
-            return page(403, "Access denied", "The person who shared this link can no longer grant it.", html);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "identity store failed");
-            audit(503, "unavailable", 0);
-            return page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html);
-        }
+    if let Some(refused) = issuer_refusal(&state, &link, action, &s3_object_arn(bucket, key), ip, html, &audit) {
+        return refused;
     }
     if wants_put {
         return upload(&state, &link, bucket, key, &parts.headers, body, now, html, &audit).await;
@@ -216,6 +207,32 @@ fn redirect_url(state: &AppState, host: &str, bucket: &str, key: &str, filename:
     let presigned = sigv4::presign(&req, &params, state.config.links.redirect_ttl.clamp(1, sigv4::MAX_EXPIRES), &state.signing_keys);
     let origin = base.strip_suffix(&prefix).unwrap_or(base);
     format!("{origin}{path}?{}", presigned.query)
+}
+
+/// Whether the link's issuer still holds `action` on `resource` (links act with
+/// their creator's identity, judged at each use); `Some(answer)` when not.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn issuer_refusal(
+    state: &AppState,
+    link: &LinkRecord,
+    action: &str,
+    resource: &str,
+    ip: IpAddr,
+    html: bool,
+    audit: &(dyn Fn(u16, &str, u64) + Sync),
+) -> Option<Response> {
+    match state.authority.issuer_allows(&link.issuer, action, resource, ip) {
+        Ok(true) => None,
+        Ok(false) => {
+            audit(403, "issuer-denied", 0);
+            Some(page(403, "Access denied", "The person who shared this link can no longer grant it.", html))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "identity store failed");
+            audit(503, "unavailable", 0);
+            Some(page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html))
+        }
+    }
 }
 
 /// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).

@@ -426,17 +426,8 @@ pub(super) async fn redeem(
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
-    match state.authority.issuer_allows(&link.issuer, LINKGATE_CREATE_LINK, &upstream_arn(name), ip) {
-        Ok(true) => {}
-        Ok(false) => {
-            audit(403, "issuer-denied", 0);
-            return page(403, "Access denied", "The person who shared this link can no longer grant it.", html);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "identity store failed");
-            audit(503, "unavailable", 0);
-            return page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html);
-        }
+    if let Some(refused) = super::links::issuer_refusal(state, link, LINKGATE_CREATE_LINK, &upstream_arn(name), ip, html, audit) {
+        return refused;
     }
     let Some(up) = state.upstreams.get(name) else {
         tracing::error!(upstream = name, "link names an upstream that is not configured");

@@ -92,6 +92,24 @@ pub(crate) fn check_upload_headers(ctx: &Ctx<'_>) -> Result<(), S3Error> {
     }
 }
 
+/// The metadata of a freshly written object: its file, digests and the headers
+/// the upload carried.
+pub(crate) fn new_object_meta(bucket: &str, key: &str, written: &WrittenFile, headers: &HeaderMap) -> ObjectMeta {
+    let (content_type, stored) = metadata_from_headers(headers);
+    ObjectMeta {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        file_id: written.id.clone(),
+        size: written.digests.len,
+        etag: format!("\"{}\"", written.digests.md5_hex()),
+        last_modified_ms: now_ms(),
+        content_type,
+        headers: stored,
+        checksum: written.digests.checksum.as_ref().map(|(a, v)| (a.header_name().to_owned(), v.clone())),
+        parts_count: None,
+    }
+}
+
 /// Stores a plain request body as an object, with the metadata its headers carry:
 /// broker upload links use it (no SigV4 payload modes there). Returns the ETag.
 pub(crate) async fn commit_plain(state: &AppState, bucket: &str, key: &str, headers: &HeaderMap, body: Body) -> Result<String, S3Error> {
@@ -108,19 +126,7 @@ pub(crate) async fn commit_plain(state: &AppState, bucket: &str, key: &str, head
             S3Error::internal()
         }
     })?;
-    let (content_type, stored) = metadata_from_headers(headers);
-    let meta = ObjectMeta {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        file_id: written.id.clone(),
-        size: written.digests.len,
-        etag: format!("\"{}\"", written.digests.md5_hex()),
-        last_modified_ms: now_ms(),
-        content_type,
-        headers: stored,
-        checksum: None,
-        parts_count: None,
-    };
+    let meta = new_object_meta(bucket, key, &written, headers);
     match state.store.put_object(&meta, &WriteCondition::None) {
         Ok(WriteOutcome::Written { replaced_file }) => {
             if let Some(old) = replaced_file {
@@ -153,19 +159,7 @@ pub(crate) async fn put_object(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Bod
     }
     let (stream, checks) = body::decode(ctx, body)?;
     let written = write_body(ctx, stream, &checks).await?;
-    let (content_type, headers) = metadata_from_headers(&ctx.parts.headers);
-    let meta = ObjectMeta {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        file_id: written.id.clone(),
-        size: written.digests.len,
-        etag: format!("\"{}\"", written.digests.md5_hex()),
-        last_modified_ms: now_ms(),
-        content_type,
-        headers,
-        checksum: written.digests.checksum.as_ref().map(|(a, v)| (a.header_name().to_owned(), v.clone())),
-        parts_count: None,
-    };
+    let meta = new_object_meta(bucket, key, &written, &ctx.parts.headers);
     commit(ctx, &meta, &cond, &written.id)?;
     let mut r = empty(StatusCode::OK);
     set(&mut r, header::ETAG, &meta.etag);

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::body::PendingChecks;
-use super::object::{commit, metadata_from_headers, set, write_body};
+use super::object::{commit, new_object_meta, set, write_body};
 use super::{Ctx, S3Result, bucket, now_ms, store_err};
 use crate::auth::authority::Authority;
 use crate::auth::policy::{S3_PUT_OBJECT, s3_object_arn};
@@ -19,7 +19,7 @@ use crate::s3::error::S3Error;
 use crate::s3::post_policy::{
     self, MAX_PRE_FILE_BYTES, PostError, PostForm, check_length, check_policy, is_file_field, parse_auth, parse_policy, verify_signature,
 };
-use crate::store::{ObjectMeta, WriteCondition};
+use crate::store::WriteCondition;
 
 /// POST Object.
 pub(crate) async fn handle_post_object(ctx: &Ctx<'_>, bucket: &str, body: Body) -> S3Result {
@@ -98,19 +98,7 @@ pub(crate) async fn handle_post_object(ctx: &Ctx<'_>, bucket: &str, body: Body) 
         ctx.state.objects.remove(&written.id);
         return Err(e.into());
     }
-    let (content_type, stored) = metadata_from_headers(&headers);
-    let meta = ObjectMeta {
-        bucket: bucket.to_owned(),
-        key: key.clone(),
-        file_id: written.id.clone(),
-        size: written.digests.len,
-        etag: format!("\"{}\"", written.digests.md5_hex()),
-        last_modified_ms: now_ms(),
-        content_type,
-        headers: stored,
-        checksum: written.digests.checksum.as_ref().map(|(a, v)| (a.header_name().to_owned(), v.clone())),
-        parts_count: None,
-    };
+    let meta = new_object_meta(bucket, &key, &written, &headers);
     commit(ctx, &meta, &WriteCondition::None, &written.id)?;
     let base = ctx.state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", ctx.header("host").unwrap_or("localhost")));
     let answer = post_policy::success_response(&form, bucket, &key, &meta.etag, base.trim_end_matches('/'));
