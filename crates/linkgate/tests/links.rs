@@ -61,14 +61,15 @@ async fn one_time_link_then_410_and_audit() {
     assert!(shown["audit"][1]["client_ip"].as_str().unwrap().starts_with("127.0.0.1"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_max_uses_succeed_under_concurrency() {
     let s = Arc::new(setup().await);
-    for _ in 0..3 {
+    // The trial: 300 concurrent GETs on a max_uses=10 link, 20 times.
+    for _ in 0..20 {
         let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 10})).await;
         let url = Arc::new(link["url"].as_str().unwrap().to_owned());
         let mut tasks = Vec::new();
-        for _ in 0..100 {
+        for _ in 0..300 {
             let url = url.clone();
             tasks.push(tokio::spawn(async move { get(&url).await.status }));
         }
