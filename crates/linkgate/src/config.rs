@@ -106,11 +106,16 @@ pub struct LinksConfig {
     pub max_expires_in: u64,
     /// Lifetime of the presigned URL a `redirect` link hands out, seconds.
     pub redirect_ttl: u64,
+    /// How long expired, used-up or revoked links are kept (for `GET …/links/{id}`)
+    /// before they are purged, seconds (default 30 days).
+    pub retention_secs: u64,
+    /// How long audit rows are kept, seconds (default 365 days).
+    pub audit_retention_secs: u64,
 }
 
 impl Default for LinksConfig {
     fn default() -> Self {
-        Self { max_expires_in: 90 * 86_400, redirect_ttl: 60 }
+        Self { max_expires_in: 90 * 86_400, redirect_ttl: 60, retention_secs: 30 * 86_400, audit_retention_secs: 365 * 86_400 }
     }
 }
 

@@ -70,13 +70,31 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let links = state.links.clone();
+    let retention = (state.config.links.retention_secs as i64 * 1000, state.config.links.audit_retention_secs as i64 * 1000);
     let flusher = tokio::spawn(async move {
+        // Audit rows every 200 ms; dead links and old audit rows once an hour.
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
             let links = links.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || links.flush_audit()).await {
-                tracing::error!(error = %e, "cannot write link audit rows");
+            let purge_due = last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
+            if purge_due {
+                last_purge = Some(std::time::Instant::now());
+            }
+            let done = tokio::task::spawn_blocking(move || {
+                links.flush_audit()?;
+                if purge_due {
+                    let (gone, rows) = links.purge(s3::now_ms(), retention.0, retention.1)?;
+                    if gone + rows > 0 {
+                        tracing::info!(links = gone, audit_rows = rows, "purged dead links and old audit rows");
+                    }
+                }
+                Ok::<(), crate::store::StoreError>(())
+            })
+            .await;
+            if let Ok(Err(e)) = done {
+                tracing::error!(error = %e, "link housekeeping failed");
             }
         }
     });
