@@ -241,7 +241,8 @@ pub struct SigningTarget<'a> {
     pub content_sha256_header: bool,
 }
 
-/// Signs a request with a raw body for `endpoint` (SigV4 header auth).
+/// Signs a request with a raw body for `endpoint` (SigV4 header auth); the
+/// payload hash is the body's SHA-256.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_body(
     endpoint: &Endpoint,
@@ -256,10 +257,32 @@ pub fn sign_body(
     cache: &SigningKeyCache,
 ) -> SignedRequest {
     let payload_hash = sigv4::hex::encode(&Sha256::digest(&body));
+    let mut signed = sign_parts(endpoint, region, target, method, path, query, &payload_hash, Vec::new(), creds, time, cache);
+    signed.body = body;
+    signed
+}
+
+/// Signs a request whose body is sent separately (e.g. streamed from a file) with
+/// `payload_hash` (a hex SHA-256 or `UNSIGNED-PAYLOAD`); `extra` headers (such as
+/// `content-length`) are signed too. The returned request has an empty body.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_parts(
+    endpoint: &Endpoint,
+    region: &str,
+    target: &SigningTarget<'_>,
+    method: &'static str,
+    path: &str,
+    query: &str,
+    payload_hash: &str,
+    extra: Vec<(String, String)>,
+    creds: &AwsCredentials,
+    time: AmzDate,
+    cache: &SigningKeyCache,
+) -> SignedRequest {
     let path = format!("{}{}", endpoint.base_path, path);
     let mut headers: Vec<(String, String)> = vec![("host".into(), endpoint.host_header.clone()), ("x-amz-date".into(), time.amz_format())];
     if target.content_sha256_header {
-        headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+        headers.push(("x-amz-content-sha256".into(), payload_hash.to_owned()));
     }
     if let Some(token) = &creds.session_token {
         headers.push(("x-amz-security-token".into(), token.clone()));
@@ -267,6 +290,7 @@ pub fn sign_body(
     if let Some(ct) = target.content_type {
         headers.push(("content-type".into(), ct.into()));
     }
+    headers.extend(extra);
     let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let params = SigningParams {
         credentials: Credentials {
@@ -278,14 +302,14 @@ pub fn sign_body(
         service: target.service,
         time,
         path_mode: target.path_mode,
-        payload_hash: &payload_hash,
+        payload_hash,
     };
     let parts = RequestParts { method, path: &path, query, headers: &header_refs };
     let signature = sigv4::sign_headers(&parts, &params, cache);
     headers.push(("authorization".into(), signature.authorization));
     headers.push(("user-agent".into(), concat!("linkgate-cli/", env!("CARGO_PKG_VERSION")).into()));
     let path_and_query = if query.is_empty() { path } else { format!("{path}?{query}") };
-    SignedRequest { method: method.to_owned(), path_and_query, headers, body }
+    SignedRequest { method: method.to_owned(), path_and_query, headers, body: Vec::new() }
 }
 
 /// A response, fully read.

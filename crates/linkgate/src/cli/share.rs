@@ -22,11 +22,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use sigv4::encode::encode;
-use sigv4::{AmzDate, Credentials, PathMode, RequestParts, SigningKeyCache, SigningParams, UNSIGNED_PAYLOAD};
+use sigv4::{AmzDate, PathMode, SigningKeyCache, UNSIGNED_PAYLOAD};
 
 use super::admin::{
     AdminClient, AdminOptions, ApiResponse, Endpoint, SignedRequest, SigningTarget, path_segment, problem_message, resolve_endpoint,
-    resolve_region, sign_body, transport_message,
+    resolve_region, sign_body, sign_parts, transport_message,
 };
 use super::links::create_link;
 use super::{CliError, human_duration};
@@ -106,35 +106,14 @@ pub fn sign_upload(
     time: AmzDate,
     cache: &SigningKeyCache,
 ) -> SignedRequest {
-    let path = format!("{}{path}", endpoint.base_path);
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), endpoint.host_header.clone()),
-        ("x-amz-date".into(), time.amz_format()),
-        ("x-amz-content-sha256".into(), UNSIGNED_PAYLOAD.into()),
-        ("content-length".into(), size.to_string()),
-        ("content-type".into(), "application/octet-stream".into()),
-    ];
-    if let Some(token) = &creds.session_token {
-        headers.push(("x-amz-security-token".into(), token.clone()));
-    }
-    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let params = SigningParams {
-        credentials: Credentials {
-            access_key_id: &creds.access_key_id,
-            secret_access_key: &creds.secret_access_key,
-            session_token: creds.session_token.as_deref(),
-        },
-        region,
+    let target = SigningTarget {
         service: "s3",
-        time,
         path_mode: PathMode::AsSent,
-        payload_hash: UNSIGNED_PAYLOAD,
+        content_type: Some("application/octet-stream"),
+        content_sha256_header: true,
     };
-    let parts = RequestParts { method: "PUT", path: &path, query: "", headers: &header_refs };
-    let signature = sigv4::sign_headers(&parts, &params, cache);
-    headers.push(("authorization".into(), signature.authorization));
-    headers.push(("user-agent".into(), concat!("linkgate-cli/", env!("CARGO_PKG_VERSION")).into()));
-    SignedRequest { method: "PUT".into(), path_and_query: path, headers, body: Vec::new() }
+    let extra = vec![("content-length".to_owned(), size.to_string())];
+    sign_parts(endpoint, region, &target, "PUT", path, "", UNSIGNED_PAYLOAD, extra, creds, time, cache)
 }
 
 /// A QR code of `data` drawn with Unicode half blocks, two modules per character
@@ -346,7 +325,7 @@ mod tests {
         assert_eq!(signed.header("x-amz-content-sha256"), Some("UNSIGNED-PAYLOAD"));
         assert_eq!(signed.header("content-length"), Some("42"));
         let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let parts = RequestParts { method: "PUT", path: "/gw/b/k", query: "", headers: &headers };
+        let parts = sigv4::RequestParts { method: "PUT", path: "/gw/b/k", query: "", headers: &headers };
         let pending = sigv4::check_header(&parts, &sigv4::Policy::s3("us-east-1", time.plus(30))).unwrap();
         let v = pending.verify("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &SigningKeyCache::new(1)).unwrap();
         assert_eq!(v.payload_hash, "UNSIGNED-PAYLOAD");

@@ -64,6 +64,11 @@ impl S3Error {
         .with("UploadId", upload_id)
     }
 
+    /// `IncompleteBody` 400: the body ended before the announced length.
+    pub fn incomplete_body() -> Self {
+        Self::new("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header")
+    }
+
     /// `InvalidArgument` 400.
     pub fn invalid_argument(message: impl Into<String>, name: &str, value: &str) -> Self {
         Self::new("InvalidArgument", 400, message).with("ArgumentName", name).with("ArgumentValue", value)

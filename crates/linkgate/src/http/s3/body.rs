@@ -35,7 +35,7 @@ pub(crate) struct PendingChecks {
 
 fn client_body_error(e: axum::Error) -> S3Error {
     tracing::debug!(error = %e, "request body failed");
-    S3Error::new("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header")
+    S3Error::incomplete_body()
 }
 
 /// Turns the raw body into decoded bytes plus the checks still to do.

@@ -17,11 +17,7 @@ impl From<ChunkedError> for S3Error {
                 Ok(s3) => *s3,
                 Err(other) => {
                     tracing::debug!(error = %other, "request body failed");
-                    S3Error::new(
-                        "IncompleteBody",
-                        400,
-                        "You did not provide the number of bytes specified by the Content-Length HTTP header",
-                    )
+                    S3Error::incomplete_body()
                 }
             },
             other => S3Error::new(other.s3_code(), other.status(), other.message()),

@@ -52,23 +52,27 @@ pub(crate) fn too_large(max: u64) -> S3Error {
     S3Error::new("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size").with("MaxSizeAllowed", max.to_string())
 }
 
-/// Streams a decoded body to a new durable file and runs the after-read checks.
-/// The file is removed again if anything fails.
-pub(crate) async fn write_body(ctx: &Ctx<'_>, stream: BodyStream, checks: &PendingChecks) -> Result<WrittenFile, S3Error> {
-    let max = ctx.state.config.limits.max_object_size;
-    let digests = BodyDigests::new(checks.sha256_hex.is_some(), checks.checksum_algorithm);
-    let written = ctx.state.objects.write(stream, max, digests).await.map_err(|e| match e {
+/// S3's answer for a failed object write: the body's own error, `EntityTooLarge`,
+/// or (logged) `InternalError` for the disk.
+fn write_error(e: WriteError<S3Error>, max: u64) -> S3Error {
+    match e {
         WriteError::Body(e) => e,
         WriteError::TooLarge => too_large(max),
         WriteError::Io(e) => {
             tracing::error!(error = %e, "object write failed");
             S3Error::internal()
         }
-    })?;
+    }
+}
+
+/// Streams a decoded body to a new durable file and runs the after-read checks.
+/// The file is removed again if anything fails.
+pub(crate) async fn write_body(ctx: &Ctx<'_>, stream: BodyStream, checks: &PendingChecks) -> Result<WrittenFile, S3Error> {
+    let max = ctx.state.config.limits.max_object_size;
+    let digests = BodyDigests::new(checks.sha256_hex.is_some(), checks.checksum_algorithm);
+    let written = ctx.state.objects.write(stream, max, digests).await.map_err(|e| write_error(e, max))?;
     let check = body::verify_after(checks, &written.digests).and_then(|()| match checks.decoded_length {
-        Some(n) if n != written.digests.len => {
-            Err(S3Error::new("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header"))
-        }
+        Some(n) if n != written.digests.len => Err(S3Error::incomplete_body()),
         _ => Ok(()),
     });
     if let Err(e) = check {
@@ -115,17 +119,8 @@ pub(crate) fn new_object_meta(bucket: &str, key: &str, written: &WrittenFile, he
 pub(crate) async fn commit_plain(state: &AppState, bucket: &str, key: &str, headers: &HeaderMap, body: Body) -> Result<String, S3Error> {
     use futures_util::TryStreamExt as _;
     let max = state.config.limits.max_object_size;
-    let stream = body.into_data_stream().map_err(|_| {
-        S3Error::new("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header")
-    });
-    let written = state.objects.write(stream, max, BodyDigests::new(false, None)).await.map_err(|e| match e {
-        WriteError::Body(e) => e,
-        WriteError::TooLarge => too_large(max),
-        WriteError::Io(e) => {
-            tracing::error!(error = %e, "object write failed");
-            S3Error::internal()
-        }
-    })?;
+    let stream = body.into_data_stream().map_err(|_| S3Error::incomplete_body());
+    let written = state.objects.write(stream, max, BodyDigests::new(false, None)).await.map_err(|e| write_error(e, max))?;
     let meta = new_object_meta(bucket, key, &written, headers);
     match state.store.put_object(&meta, &WriteCondition::None) {
         Ok(WriteOutcome::Written { replaced_file }) => {
