@@ -48,7 +48,10 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="linkgate-links-bench-")
     port = free_port()
-    env = dict(os.environ, LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG="warn")
+    # One wrk process is one client address: the per-address rate limit (default
+    # 100/s) is turned off so the bench measures redemption itself.
+    env = dict(os.environ, LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG="warn",
+               LINKGATE_LIMITS__LINK_REQUESTS_PER_SECOND="0")
     proc = subprocess.Popen([os.path.join(ROOT, "target", "release", "linkgate"), "serve", "--listen", f"127.0.0.1:{port}",
                              "--data-dir", os.path.join(work, "data")], env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -129,11 +129,30 @@ pub struct LimitsConfig {
     pub presign_future_tolerance_secs: i64,
     /// Header-auth clock skew allowed, seconds (S3: 900).
     pub max_clock_skew_secs: i64,
+    /// Link redemptions (`/l/…`) one client address may make per second, on
+    /// average; beyond it (and the burst) the answer is 429. 0 turns the limit off.
+    pub link_requests_per_second: u32,
+    /// How many link redemptions one client address may make at once before
+    /// [`Self::link_requests_per_second`] applies.
+    pub link_burst: u32,
+    /// Wrong passwords one client address may send to one link within
+    /// [`Self::password_ban_secs`] before it is banned from that link (429).
+    pub password_attempts: u32,
+    /// The brute-force window and ban, seconds.
+    pub password_ban_secs: u64,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_object_size: 5 * 1024 * 1024 * 1024, presign_future_tolerance_secs: 900, max_clock_skew_secs: 900 }
+        Self {
+            max_object_size: 5 * 1024 * 1024 * 1024,
+            presign_future_tolerance_secs: 900,
+            max_clock_skew_secs: 900,
+            link_requests_per_second: 100,
+            link_burst: 200,
+            password_attempts: 5,
+            password_ban_secs: 900,
+        }
     }
 }
 
@@ -169,6 +188,10 @@ pub struct UpstreamConfig {
     pub region: String,
     /// `env` or `profile:NAME`.
     pub credentials: String,
+    /// Seconds a forwarded request may take to connect and receive the response
+    /// head before the client gets 504; unset means 30. 0 is refused at startup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// A configuration problem, said so that the operator can fix it.

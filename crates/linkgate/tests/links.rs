@@ -14,7 +14,11 @@ fn body(r: &Resp) -> Value {
 }
 
 async fn setup() -> TestServer {
-    let s = TestServer::start().await;
+    setup_with(|_| {}).await
+}
+
+async fn setup_with(tweak: impl FnOnce(&mut linkgate::config::Config)) -> TestServer {
+    let s = TestServer::start_with(tweak).await;
     let c = s.client();
     c.create_bucket().bucket("bkt").send().await.unwrap();
     c.put_object().bucket("bkt").key("report.pdf").body(b"0123456789".to_vec().into()).send().await.unwrap();
@@ -63,7 +67,8 @@ async fn one_time_link_then_410_and_audit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_max_uses_succeed_under_concurrency() {
-    let s = Arc::new(setup().await);
+    // 6,000 requests from one address: beyond the default rate limit.
+    let s = Arc::new(setup_with(|c| c.limits.link_requests_per_second = 0).await);
     // The trial: 300 concurrent GETs on a max_uses=10 link, 20 times.
     for _ in 0..20 {
         let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 10})).await;

@@ -7,7 +7,9 @@
 //! (payload hash = SHA-256 of the body it received, **max skew 5 minutes**), answers
 //! 200 with a JSON echo when valid and 403 otherwise, and records every request
 //! (headers included, so the test sees each `X-Amz-Date`). Its clock is the real
-//! clock plus an offset the test can move.
+//! clock plus an offset the test can move. A path ending in `/slow` is recorded at
+//! once but answered only after [`SLOW_ANSWER`], longer than the 1 s timeout of the
+//! `billing-1s` upstream (the same API) and well within `billing`'s default 30 s.
 //!
 //! How "a link lives far longer than the upstream's 5-minute signature window" is
 //! shown, honestly and without waiting: linkgate reads the real clock and has no
@@ -46,6 +48,8 @@ use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache};
 const UP_AK: &str = "AKIDUPSTREAMEXAMPLE";
 const UP_SK: &str = "upstream/secret/key/EXAMPLE+0123456789abcd";
 const UP_REGION: &str = "eu-west-1";
+/// How long the test API takes to answer a path ending in `/slow`.
+const SLOW_ANSWER: Duration = Duration::from_millis(2500);
 
 /// The environment linkgate resolves `credentials = "env"` from.
 struct UpstreamEnv;
@@ -159,6 +163,9 @@ async fn handle(State(api): State<Arc<ApiState>>, req: Request) -> Response {
         body: body.clone(),
         accepted,
     });
+    if path.ends_with("/slow") {
+        tokio::time::sleep(SLOW_ANSWER).await;
+    }
     if let Err(e) = verdict {
         return (StatusCode::FORBIDDEN, [("x-upstream", "refused")], format!("{{\"message\":{:?}}}", e.message())).into_response();
     }
@@ -176,11 +183,19 @@ async fn handle(State(api): State<Arc<ApiState>>, req: Request) -> Response {
 }
 
 fn upstream(name: &str, base_url: String) -> UpstreamConfig {
-    UpstreamConfig { name: name.into(), base_url, service: "execute-api".into(), region: UP_REGION.into(), credentials: "env".into() }
+    UpstreamConfig {
+        name: name.into(),
+        base_url,
+        service: "execute-api".into(),
+        region: UP_REGION.into(),
+        credentials: "env".into(),
+        timeout_secs: None,
+    }
 }
 
-/// A linkgate with upstream `billing` → the test API under `/prod`, and `down` →
-/// a port nobody listens on.
+/// A linkgate with upstream `billing` → the test API under `/prod` (default 30 s
+/// timeout), `billing-1s` → the same with `timeout_secs = 1`, and `down` → a port
+/// nobody listens on.
 async fn setup() -> (TestServer, TestApi) {
     let api_server = TestApi::start().await;
     let closed = {
@@ -190,6 +205,7 @@ async fn setup() -> (TestServer, TestApi) {
     let base = format!("http://{}/prod", api_server.addr);
     let s = TestServer::start_with_env(
         move |c| {
+            c.upstreams.push(UpstreamConfig { timeout_secs: Some(1), ..upstream("billing-1s", base.clone()) });
             c.upstreams.push(upstream("billing", base));
             c.upstreams.push(upstream("down", format!("http://{closed}")));
         },
@@ -418,4 +434,148 @@ async fn the_issuer_needs_create_link_on_the_upstream_at_creation_and_redemption
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
     assert_eq!(api(&s, ROOT, "DELETE", "/-/api/v1/users/alice/policy", None).await.status, 204);
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 403);
+}
+
+fn link_id(link: &Value) -> String {
+    link["id"].as_str().unwrap().to_owned()
+}
+
+async fn show(s: &TestServer, id: &str) -> Value {
+    let r = api(s, ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    body(&r)
+}
+
+fn outcomes(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+    list.iter().map(|(o, s)| ((*o).to_owned(), *s)).collect()
+}
+
+#[tokio::test]
+async fn an_upstream_slower_than_its_timeout_secs_is_504_and_the_use_is_spent() {
+    let (s, upstream_api) = setup().await;
+    let link = create(&s, json!({"upstream": "billing-1s", "path": "/v1/reports", "max_uses": 1})).await;
+    let url = link["url"].as_str().unwrap().to_owned();
+
+    let started = std::time::Instant::now();
+    let r = http("GET", &format!("{url}/slow"), &[], Vec::new()).await;
+    let waited = started.elapsed();
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.text(), "upstream timed out: the service behind this link did not answer within 1 s.\n");
+    assert!(waited >= Duration::from_secs(1) && waited < SLOW_ANSWER, "gave up after the upstream's own 1 s, not 30 s: {waited:?}");
+
+    // The request reached the API (signed, accepted): it was only too slow.
+    let seen = upstream_api.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!((seen[0].method.as_str(), seen[0].path.as_str(), seen[0].accepted), ("GET", "/prod/v1/reports/slow", true));
+
+    // The use is taken before forwarding, so the timed-out request spent it: the
+    // link is used up and the next request is 410 without reaching the API.
+    let shown = show(&s, &link_id(&link)).await;
+    assert_eq!(shown["uses"], 1);
+    assert_eq!(shown["state"], "exhausted");
+    assert_eq!(audit_outcomes(&shown), outcomes(&[("upstream-timeout", 504)]));
+    let again = http("GET", &url, &[], Vec::new()).await;
+    assert_eq!(again.status, 410, "{}", again.text());
+    assert_eq!(upstream_api.seen().len(), 1);
+    assert_eq!(audit_outcomes(&show(&s, &link_id(&link)).await), outcomes(&[("upstream-timeout", 504), ("exhausted", 410)]));
+
+    // The timeout is per upstream: the same slow answer through `billing` (default
+    // 30 s) arrives.
+    let patient = create(&s, json!({"upstream": "billing", "path": "/v1/reports"})).await;
+    let r = http("GET", &format!("{}/slow", patient["url"].as_str().unwrap()), &[], Vec::new()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(body(&r)["path"], "/prod/v1/reports/slow");
+    assert_eq!(audit_outcomes(&show(&s, &link_id(&patient)).await), outcomes(&[("forwarded", 200)]));
+}
+
+#[tokio::test]
+async fn a_body_over_10_mib_is_413_and_nothing_is_forwarded() {
+    let max = linkgate::http::upstream::MAX_FORWARD_BODY;
+    assert_eq!(max, 10 * 1024 * 1024);
+    let (s, upstream_api) = setup().await;
+    let link = create(&s, json!({"upstream": "billing", "path": "/v1/uploads", "method": "PUT", "max_uses": 1})).await;
+    let url = link["url"].as_str().unwrap().to_owned();
+
+    let r = http("PUT", &url, &[("content-type", "application/octet-stream")], vec![b'x'; max + 1]).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.text(), "The request body is larger than 10 MiB.\n");
+    assert!(upstream_api.seen().is_empty(), "nothing reached the upstream: {} requests", upstream_api.seen().len());
+    let shown = show(&s, &link_id(&link)).await;
+    assert_eq!(shown["uses"], 0, "a refused body takes no use");
+    assert_eq!(audit_outcomes(&shown), outcomes(&[("body-too-large", 413)]));
+
+    // Exactly 10 MiB is forwarded, signed over its hash, and takes the one use.
+    let r = http("PUT", &url, &[("content-type", "application/octet-stream")], vec![b'y'; max]).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body[..r.body.len().min(200)]));
+    let seen = upstream_api.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].method.as_str(), seen[0].body.len(), seen[0].accepted), ("PUT", max, true));
+    let shown = show(&s, &link_id(&link)).await;
+    assert_eq!(shown["uses"], 1);
+    assert_eq!(audit_outcomes(&shown), outcomes(&[("body-too-large", 413), ("forwarded", 200)]));
+}
+
+#[tokio::test]
+async fn head_is_forwarded_without_taking_a_use() {
+    let (s, upstream_api) = setup().await;
+    let link = create(&s, json!({"upstream": "billing", "path": "/v1/status", "max_uses": 1})).await;
+    let url = link["url"].as_str().unwrap().to_owned();
+
+    for _ in 0..2 {
+        let r = http("HEAD", &url, &[], Vec::new()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("x-upstream"), Some("echo"), "the upstream's answer comes back");
+    }
+    let shown = show(&s, &link_id(&link)).await;
+    assert_eq!((shown["uses"].as_u64(), shown["state"].as_str()), (Some(0), Some("active")));
+
+    let get = http("GET", &url, &[], Vec::new()).await;
+    assert_eq!(get.status, 200, "{}", get.text());
+    assert_eq!(body(&get)["method"], "GET");
+    let used_up = http("GET", &url, &[], Vec::new()).await;
+    assert_eq!(used_up.status, 410, "{}", used_up.text());
+    // HEAD is still judged: on a used-up link it is 410 and not forwarded.
+    assert_eq!(http("HEAD", &url, &[], Vec::new()).await.status, 410);
+
+    let seen = upstream_api.seen();
+    let seen: Vec<(&str, &str, bool)> = seen.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.accepted)).collect();
+    assert_eq!(seen, [("HEAD", "/prod/v1/status", true), ("HEAD", "/prod/v1/status", true), ("GET", "/prod/v1/status", true)]);
+    let shown = show(&s, &link_id(&link)).await;
+    assert_eq!(shown["uses"], 1);
+    assert_eq!(
+        audit_outcomes(&shown),
+        outcomes(&[("head", 200), ("head", 200), ("forwarded", 200), ("exhausted", 410), ("exhausted", 410)])
+    );
+    let methods: Vec<&str> = shown["audit"].as_array().unwrap().iter().map(|a| a["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["HEAD", "HEAD", "GET", "GET", "HEAD"]);
+
+    // The client address is judged for HEAD too; a POST link does not answer HEAD.
+    let elsewhere = create(&s, json!({"upstream": "billing", "path": "/v1/status", "allowed_ips": ["10.0.0.0/8"]})).await;
+    assert_eq!(http("HEAD", elsewhere["url"].as_str().unwrap(), &[], Vec::new()).await.status, 403);
+    assert_eq!(audit_outcomes(&show(&s, &link_id(&elsewhere)).await), outcomes(&[("ip-not-allowed", 403)]));
+    let post = create(&s, json!({"upstream": "billing", "path": "/v1/status", "method": "POST"})).await;
+    let r = http("HEAD", post["url"].as_str().unwrap(), &[], Vec::new()).await;
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    assert_eq!(upstream_api.seen().len(), 3, "neither reached the upstream");
+}
+
+#[test]
+fn timeout_secs_0_is_refused_at_startup_naming_the_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = linkgate::config::Config::load(None, &[]).unwrap();
+    config.data_dir = tmp.path().join("data");
+    config.upstreams.push(upstream("billing", "http://127.0.0.1:9/prod".into()));
+    config.upstreams.push(UpstreamConfig { timeout_secs: Some(0), ..upstream("reports", "http://127.0.0.1:9/prod".into()) });
+    let root = linkgate::auth::RootCredentials { access_key_id: common::ACCESS_KEY.into(), secret_access_key: common::SECRET_KEY.into() };
+    let master = linkgate::auth::secrets::MasterKey::from_bytes([7; 32]);
+    let Err(e) = linkgate::cli::serve::open_state_in(config, root, master, &UpstreamEnv) else {
+        panic!("timeout_secs = 0 was accepted");
+    };
+    assert_eq!(e.exit_code, 2);
+    assert_eq!(
+        e.message,
+        "invalid configuration: [[upstreams]] entry \"reports\": timeout_secs must be at least 1 (leave it out for the default of 30)"
+    );
 }

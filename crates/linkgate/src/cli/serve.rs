@@ -93,6 +93,7 @@ pub fn open_state_in(config: Config, root: RootCredentials, master: MasterKey, e
     let store = CachedStore::new(store, 100_000);
     let objects = FsObjects::open(&config.data_dir).map_err(|e| fail("cannot open object directory", &e))?;
     Ok(Arc::new(AppState {
+        link_guards: crate::links::guard::LinkGuards::new(&config.limits),
         config,
         store: Arc::new(store),
         objects,

@@ -65,13 +65,19 @@ async fn redeem_rest(State(state): State<Arc<AppState>>, Path((token, _rest)): P
 }
 
 async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let has_suffix = parts.uri.path().len() > "/l/".len() + token.len();
     let now = super::s3::now_ms();
     let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let html = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if let Err(wait) = state.link_guards.rate.check(ip) {
+        // Not audited: a flood must not turn into a flood of audit rows.
+        tracing::debug!(client = %ip, "link redemption rate-limited");
+        return too_many(wait.as_secs() + 1, "Too many requests from your network address. Try again in a moment.", html);
+    }
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let method = parts.method.clone();
+    let mut method = parts.method.clone();
+    let asked_method = parts.method.as_str().to_owned();
     let link = match state.links.link_by_token_hash(&token_hash(&token)) {
         Ok(Some(l)) => l,
         Ok(None) => return page(404, "Unknown link", "This link does not exist.", html),
@@ -86,7 +92,7 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             at_ms: now,
             client_ip: ip.to_string(),
             user_agent: user_agent.clone(),
-            method: method.as_str().to_owned(),
+            method: asked_method.clone(),
             status,
             outcome: outcome.to_owned(),
             bytes,
@@ -95,6 +101,29 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             tracing::error!(error = %e, "cannot write link audit");
         }
     };
+    if let Err(d) = links::judge(&link, now, ip) {
+        audit(d.status, d.reason, 0);
+        return denied(&d, html);
+    }
+    let mut body = body;
+    let mut offered = offered_password(&parts.headers);
+    parts.headers.remove(PASSWORD_HEADER);
+    if is_password_form(&parts, &link) {
+        // The browser page's form posts the password to the link itself; what
+        // follows is the GET it stands for.
+        offered = match read_form_password(body).await {
+            Ok(p) => p,
+            Err(r) => {
+                audit(r.status().as_u16(), "bad-form", 0);
+                return r;
+            }
+        };
+        body = Body::empty();
+        method = Method::GET;
+    }
+    if let Some(refused) = password_gate(&state, &link, offered, ip, now, html, &audit).await {
+        return refused;
+    }
     if let LinkTarget::Upstream { name, path } = &link.target {
         return super::upstream::redeem(&state, &link, name, path, &token, parts, body, now, ip, html, &audit).await;
     }
@@ -115,10 +144,6 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             if wants_put { "This link is for downloading." } else { "This link is for uploading (PUT)." },
             html,
         );
-    }
-    if let Err(d) = links::judge(&link, now, ip) {
-        audit(d.status, d.reason, 0);
-        return denied(&d, html);
     }
     let LinkTarget::Object { bucket, key } = &link.target else {
         return page(500, "Internal error", "Unexpected link target.", html);
@@ -150,8 +175,10 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
     if !head && link.delivery == "redirect" {
         let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
         let location = redirect_url(&state, host, bucket, key, link.filename.as_deref());
-        audit(302, "redirected", 0);
-        let mut r = (StatusCode::FOUND, [(header::CACHE_CONTROL, "private, no-store")]).into_response();
+        // After the password form's POST, 303 makes the browser follow with a GET.
+        let status = if parts.method == Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+        audit(status.as_u16(), "redirected", 0);
+        let mut r = (status, [(header::CACHE_CONTROL, "private, no-store")]).into_response();
         if let Ok(v) = HeaderValue::from_str(&location) {
             r.headers_mut().insert(header::LOCATION, v);
         }
@@ -175,6 +202,124 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             page(e.status, e.code, &e.message, html)
         }
     }
+}
+
+/// The header a client sends a link's password in (`curl -H 'X-Linkgate-Password: …'`);
+/// HTTP Basic auth (`curl -u :PASSWORD`) works too. Never forwarded upstream.
+pub const PASSWORD_HEADER: &str = "x-linkgate-password";
+
+/// Largest password form body read, bytes.
+const MAX_FORM_BODY: usize = 4096;
+
+/// The password a request offers: the [`PASSWORD_HEADER`], else the password half
+/// of HTTP Basic credentials (the user name is ignored).
+fn offered_password(headers: &header::HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(PASSWORD_HEADER) {
+        return Some(String::from_utf8_lossy(v.as_bytes()).into_owned());
+    }
+    let basic = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = basic.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    decoded.split_once(':').map(|(_, password)| password.to_owned())
+}
+
+/// Whether this request is the password page's form: a urlencoded POST to a
+/// download link.
+fn is_password_form(parts: &axum::http::request::Parts, link: &LinkRecord) -> bool {
+    parts.method == Method::POST
+        && link.method == "GET"
+        && matches!(link.target, LinkTarget::Object { .. })
+        && parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The `password` field of a form body of at most [`MAX_FORM_BODY`] bytes.
+async fn read_form_password(body: Body) -> Result<Option<String>, Response> {
+    use http_body_util::BodyExt as _;
+    let bytes = match http_body_util::Limited::new(body, MAX_FORM_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(page(413, "Too large", "The form is larger than a password needs.", true)),
+    };
+    Ok(form_urlencoded::parse(&bytes).find(|(name, _)| name == "password").map(|(_, v)| v.into_owned()))
+}
+
+/// 429 with `Retry-After`.
+fn too_many(retry_after_secs: u64, message: &str, html: bool) -> Response {
+    let mut r = page(429, "Too many requests", message, html);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    r
+}
+
+/// The password gate for a link that has one: `None` lets the request through.
+/// A banned client is refused unseen (429); a missing or wrong password gets 401
+/// and takes no use; a wrong one counts toward the ban. Verification (argon2id,
+/// tens of ms of CPU) runs on a blocking thread, at most one per core at once.
+async fn password_gate(
+    state: &AppState,
+    link: &LinkRecord,
+    offered: Option<String>,
+    ip: IpAddr,
+    now: i64,
+    html: bool,
+    audit: &(dyn Fn(u16, &str, u64) + Sync),
+) -> Option<Response> {
+    let phc = link.password_hash.clone()?;
+    let guard = &state.link_guards;
+    if let Some(secs) = guard.passwords.banned(&link.id, ip, now) {
+        audit(429, "password-ban", 0);
+        return Some(too_many(secs, "Too many wrong passwords were tried for this link from your network address. Try again later.", html));
+    }
+    let Some(offered) = offered else {
+        audit(401, "password-required", 0);
+        return Some(password_page(link, None, html));
+    };
+    let matched = {
+        let _permit = guard.hashing.acquire().await.ok()?;
+        tokio::task::spawn_blocking(move || links::password::verify(&phc, &offered)).await.unwrap_or(false)
+    };
+    if matched {
+        guard.passwords.succeeded(&link.id, ip);
+        return None;
+    }
+    let left = guard.passwords.failed(&link.id, ip, now);
+    audit(401, "wrong-password", 0);
+    Some(password_page(link, Some(left), html))
+}
+
+/// 401 asking for the password: a form for browsers (download links), a sentence
+/// naming the header for everything else. `wrong` is `Some(attempts left)` after a
+/// wrong password.
+fn password_page(link: &LinkRecord, wrong: Option<u32>, html: bool) -> Response {
+    let said = match wrong {
+        None => "This link is protected by a password.".to_owned(),
+        Some(0) => "Wrong password. No attempts are left from your network address for now.".to_owned(),
+        Some(left) => format!("Wrong password ({left} attempts left)."),
+    };
+    let form = html && link.method == "GET" && matches!(link.target, LinkTarget::Object { .. });
+    let mut r = if form {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Password required</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head><body style=\"font-family:sans-serif;max-width:32em;margin:4em auto\">\
+             <h1>Password required</h1><p>{said}</p><form method=\"post\"><label>Password \
+             <input type=\"password\" name=\"password\" autocomplete=\"off\" required autofocus></label> \
+             <button type=\"submit\">Open</button></form><p><small>linkgate</small></p></body></html>"
+        );
+        (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    } else {
+        let mut r = page(401, "Password required", &format!("{said} Send it in the X-Linkgate-Password header (or as HTTP Basic auth)."), html);
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"linkgate link\", charset=\"UTF-8\""));
+        r
+    };
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// A presigned URL for the object on this server, living `links.redirect_ttl`

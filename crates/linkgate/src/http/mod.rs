@@ -46,6 +46,8 @@ pub struct AppState {
     pub root: RootCredentials,
     /// The configured `[[upstreams]]`, credentials resolved at startup.
     pub upstreams: upstream::Upstreams,
+    /// Rate limits and the password brute-force ban on `/l/…`.
+    pub link_guards: crate::links::guard::LinkGuards,
 }
 
 impl std::fmt::Debug for AppState {
@@ -71,12 +73,17 @@ pub async fn serve(
     });
     let links = state.links.clone();
     let retention = (state.config.links.retention_secs as i64 * 1000, state.config.links.audit_retention_secs as i64 * 1000);
+    let guarded = state.clone();
     let flusher = tokio::spawn(async move {
-        // Audit rows every 200 ms; dead links and old audit rows once an hour.
+        // Audit rows every 200 ms; rate and ban tables every minute; dead links and
+        // old audit rows once an hour.
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
         let mut last_purge: Option<std::time::Instant> = None;
-        loop {
+        for round in 1_u64.. {
             tick.tick().await;
+            if round % 300 == 0 {
+                guarded.link_guards.purge(s3::now_ms());
+            }
             let links = links.clone();
             let purge_due = last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
             if purge_due {

@@ -11,8 +11,13 @@
 //!
 //! Limits of this version: plain `http://` upstreams only (no TLS stack in this
 //! build; an `https://` base URL is refused at startup), request bodies are buffered
-//! up to [`MAX_FORWARD_BODY`] (so the payload hash is the body's SHA-256), and
-//! [`UPSTREAM_TIMEOUT`] covers connecting and receiving the response head.
+//! up to [`MAX_FORWARD_BODY`] (so the payload hash is the body's SHA-256), and the
+//! upstream's timeout (`timeout_secs`, default [`UPSTREAM_TIMEOUT`]) covers
+//! connecting and receiving the response head.
+//!
+//! HEAD takes no use (as for object links): it is judged like any other request
+//! (method, state, client address, the issuer's permission), forwarded as HEAD and
+//! audited as `head`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,7 +46,8 @@ use crate::store::links::LinkRecord;
 
 /// The largest request body forwarded (buffered to hash it for the signature).
 pub const MAX_FORWARD_BODY: usize = 10 << 20;
-/// How long connecting to an upstream and receiving its response head may take.
+/// How long connecting to an upstream and receiving its response head may take,
+/// unless its `[[upstreams]]` entry sets `timeout_secs`.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest link path accepted at creation.
 const MAX_LINK_PATH: usize = 2048;
@@ -76,20 +82,21 @@ pub struct Upstream {
     region: String,
     /// Who signs the forwarded requests.
     credentials: AwsCredentials,
+    /// How long connecting and receiving the response head may take.
+    timeout: Duration,
 }
 
 /// Every configured upstream by name, and the HTTP client that reaches them.
 pub struct Upstreams {
     by_name: HashMap<String, Upstream>,
     client: Client<HttpConnector, Full<Bytes>>,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for Upstreams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        f.debug_struct("Upstreams").field("names", &names).field("timeout", &self.timeout).finish_non_exhaustive()
+        let mut timeouts: Vec<(&str, Duration)> = self.by_name.values().map(|u| (u.name.as_str(), u.timeout)).collect();
+        timeouts.sort_unstable();
+        f.debug_struct("Upstreams").field("timeouts", &timeouts).finish_non_exhaustive()
     }
 }
 
@@ -101,7 +108,7 @@ impl Default for Upstreams {
 
 impl Upstreams {
     fn from_map(by_name: HashMap<String, Upstream>) -> Self {
-        Self { by_name, client: Client::builder(TokioExecutor::new()).build_http(), timeout: UPSTREAM_TIMEOUT }
+        Self { by_name, client: Client::builder(TokioExecutor::new()).build_http() }
     }
 
     /// Checks every `[[upstreams]]` entry and resolves its credentials from `env`
@@ -123,8 +130,9 @@ impl Upstreams {
         self.by_name.get(name)
     }
 
-    /// Sends one request, signed now, to `up`. `path` and `query` are raw (already
-    /// percent-encoded); `headers` are already filtered.
+    /// Sends one request, signed now, to `up`, waiting at most `up`'s timeout for
+    /// the response head. `path` and `query` are raw (already percent-encoded);
+    /// `headers` are already filtered.
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
@@ -152,7 +160,7 @@ impl Upstreams {
             .body(Full::new(body))
             .map_err(|e| ForwardError::Unreachable(e.to_string()))?;
         *req.headers_mut() = headers;
-        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+        match tokio::time::timeout(up.timeout, self.client.request(req)).await {
             Err(_) => Err(ForwardError::Timeout),
             Ok(Err(e)) => Err(ForwardError::Unreachable(error_chain(&e))),
             Ok(Ok(resp)) => Ok(resp),
@@ -163,7 +171,7 @@ impl Upstreams {
 /// Why a forwarded request got no answer.
 #[derive(Debug)]
 enum ForwardError {
-    /// No response head within [`UPSTREAM_TIMEOUT`].
+    /// No response head within the upstream's timeout.
     Timeout,
     /// Connecting or talking to the upstream failed.
     Unreachable(String),
@@ -209,6 +217,11 @@ fn resolve_one(c: &UpstreamConfig, env: &dyn Environment) -> Result<Upstream, St
     if format!("http://{}/", url.authority).parse::<Uri>().is_err() {
         return Err(format!("base_url {:?} has an invalid host", c.base_url));
     }
+    let timeout = match c.timeout_secs {
+        None => UPSTREAM_TIMEOUT,
+        Some(0) => return Err("timeout_secs must be at least 1 (leave it out for the default of 30)".into()),
+        Some(secs) => Duration::from_secs(secs),
+    };
     let credentials = match c.credentials.as_str() {
         "env" => credentials::from_environment(env)
             .map_err(|e| format!("credentials = \"env\": {e}"))?
@@ -228,6 +241,7 @@ fn resolve_one(c: &UpstreamConfig, env: &dyn Environment) -> Result<Upstream, St
         service: c.service.clone(),
         region: c.region.clone(),
         credentials,
+        timeout,
     })
 }
 
@@ -396,8 +410,11 @@ fn suffix_after_token<'a>(uri_path: &'a str, token: &str) -> &'a str {
     uri_path.strip_prefix("/l/").and_then(|p| p.strip_prefix(token)).unwrap_or("")
 }
 
-/// Redeems an upstream link: method, issuer, state, body, one use, then forwards.
-/// Every forwarded request (HEAD included: it reaches the upstream) takes a use.
+/// Redeems an upstream link: method, state, issuer, path, body, one use, then
+/// forwards. HEAD (allowed on a GET link too) is judged the same way but takes no
+/// use; it is forwarded as HEAD and audited as `head`. The use is taken before
+/// forwarding, so a request the upstream then fails (502) or does not answer in
+/// time (504) has still used it.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn redeem(
     state: &AppState,
@@ -453,25 +470,31 @@ pub(super) async fn redeem(
             return page(400, "Bad request", "The request body could not be read.", html);
         }
     };
-    if let Some(d) = consume(state, link, now).await {
+    let head = method == Method::HEAD;
+    if !head && let Some(d) = consume(state, link, now).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
     let headers = forward_request_headers(&parts.headers);
     match state.upstreams.send(up, &method, &path, &query, headers, body, &state.signing_keys).await {
         Ok(resp) => {
-            let (head, incoming) = resp.into_parts();
-            let bytes = head.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-            audit(head.status.as_u16(), "forwarded", if method == Method::HEAD { 0 } else { bytes });
+            let (answer, incoming) = resp.into_parts();
+            let bytes = answer.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+            if head {
+                audit(answer.status.as_u16(), "head", 0);
+            } else {
+                audit(answer.status.as_u16(), "forwarded", bytes);
+            }
             let mut out = Response::new(Body::new(incoming));
-            *out.status_mut() = head.status;
-            *out.headers_mut() = forward_response_headers(&head.headers);
+            *out.status_mut() = answer.status;
+            *out.headers_mut() = forward_response_headers(&answer.headers);
             out
         }
         Err(ForwardError::Timeout) => {
             tracing::warn!(upstream = name, "upstream timed out");
             audit(504, "upstream-timeout", 0);
-            page(StatusCode::GATEWAY_TIMEOUT.as_u16(), "Gateway timeout", "upstream timed out", html)
+            let msg = format!("upstream timed out: the service behind this link did not answer within {} s.", up.timeout.as_secs());
+            page(StatusCode::GATEWAY_TIMEOUT.as_u16(), "Gateway timeout", &msg, html)
         }
         Err(ForwardError::Unreachable(e)) => {
             tracing::warn!(upstream = name, error = %e, "upstream unreachable");
@@ -502,6 +525,7 @@ mod tests {
                 expires_at: None,
                 source: "test".into(),
             },
+            timeout: UPSTREAM_TIMEOUT,
         }
     }
 
@@ -650,6 +674,7 @@ mod tests {
             service: "execute-api".into(),
             region: "eu-west-1".into(),
             credentials: credentials.into(),
+            timeout_secs: None,
         };
         let ok = Upstreams::resolve(&[cfg("billing", "http://api.internal:8080/prod/", "env")], &Env).unwrap();
         let b = ok.get("billing").unwrap();
@@ -673,5 +698,27 @@ mod tests {
         assert!(e.starts_with("[[upstreams]] entry \"b\": credentials = \"profile:nope\""), "{e}");
         let twice = Upstreams::resolve(&[cfg("b", "http://x", "env"), cfg("b", "http://y", "env")], &Env).unwrap_err();
         assert!(twice.contains("used twice"));
+
+        // timeout_secs: unset is 30 s, a value is used as given, 0 is refused by name.
+        assert_eq!(b.timeout, Duration::from_secs(30));
+        let quick = Upstreams::resolve(&[UpstreamConfig { timeout_secs: Some(2), ..cfg("q", "http://x", "env") }], &Env).unwrap();
+        assert_eq!(quick.get("q").unwrap().timeout, Duration::from_secs(2));
+        let zero = err(UpstreamConfig { timeout_secs: Some(0), ..cfg("z", "http://x", "env") });
+        assert_eq!(zero, "[[upstreams]] entry \"z\": timeout_secs must be at least 1 (leave it out for the default of 30)");
+    }
+
+    #[test]
+    fn timeout_secs_is_read_from_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("linkgate-upstream-timeout-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("linkgate.toml");
+        let entry = "name = \"a\"\nbase_url = \"http://x\"\nservice = \"execute-api\"\nregion = \"eu-west-1\"\ncredentials = \"env\"\n";
+        std::fs::write(&file, format!("[[upstreams]]\n{entry}timeout_secs = 5\n[[upstreams]]\n{entry}")).unwrap();
+        let c = crate::config::Config::load(Some(&file), &[]).unwrap();
+        assert_eq!(c.upstreams.iter().map(|u| u.timeout_secs).collect::<Vec<_>>(), [Some(5), None]);
+        std::fs::write(&file, format!("[[upstreams]]\n{entry}timeout = 5\n")).unwrap();
+        let typo = crate::config::Config::load(Some(&file), &[]).unwrap_err();
+        assert!(typo.0.contains("timeout"), "{typo}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,6 +6,9 @@
 //! [`crate::store::links::LinkStore::consume`] takes one, and [`denial_for`] turns a
 //! refusal there (a race lost to another request) into the same answers.
 
+pub mod guard;
+pub mod password;
+
 use std::net::IpAddr;
 
 use crate::auth::policy::Cidr;

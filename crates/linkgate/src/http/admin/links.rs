@@ -68,8 +68,11 @@ fn parse_time(field: &str, value: &str) -> Result<i64, Problem> {
         .ok_or_else(|| Problem::validation(format!("{field} must be an RFC 3339 time like 2026-12-01T00:00:00Z, got {value:?}")))
 }
 
-/// Validates a creation request into a record (without id and token).
-fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
+/// Validates a creation request into a record (without id, token and password
+/// hash) and the password, if any. The password is hashed by [`create`] once the
+/// caller is known to be allowed: argon2 is deliberately slow, and refusals should
+/// not cost it.
+fn build(call: &Call, body: NewLink) -> Result<(LinkRecord, Option<String>), Problem> {
     let target = match (body.bucket, body.key, body.upstream, body.path) {
         (Some(bucket), Some(key), None, None) if !bucket.is_empty() && !key.is_empty() => LinkTarget::Object { bucket, key },
         (None, None, Some(name), path) => {
@@ -104,8 +107,8 @@ fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
     if delivery == "redirect" && method != "GET" {
         return Err(Problem::validation("delivery \"redirect\" is for download (GET) links."));
     }
-    if body.password.is_some() {
-        return Err(Problem::validation("Password-protected links are not available in this version."));
+    if let Some(p) = &body.password {
+        links::password::validate(p).map_err(Problem::validation)?;
     }
     let now = call.now_ms;
     let max_ms = (call.state.config.links.max_expires_in as i64) * 1000;
@@ -134,7 +137,7 @@ fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
     {
         return Err(Problem::validation("filename must be 1 to 255 characters without control characters."));
     }
-    Ok(LinkRecord {
+    let link = LinkRecord {
         id: String::new(),
         token_hash: String::new(),
         issuer: issuer_of(&call.credential.principal),
@@ -151,7 +154,8 @@ fn build(call: &Call, body: NewLink) -> Result<LinkRecord, Problem> {
         password_hash: None,
         group: body.group,
         revoked_ms: None,
-    })
+    };
+    Ok((link, body.password))
 }
 
 /// The JSON form of a link.
@@ -174,6 +178,7 @@ pub(crate) fn link_json(link: &LinkRecord, now_ms: i64) -> Value {
         "uses": link.uses,
         "allowed_ips": link.allowed_ips,
         "filename": link.filename,
+        "password": link.password_hash.is_some(),
         "group": link.group,
         "revoked_at": link.revoked_ms.map(rfc3339),
         "state": links::state(link, now_ms).as_str(),
@@ -185,10 +190,11 @@ pub(crate) fn link_json(link: &LinkRecord, now_ms: i64) -> Value {
     out
 }
 
-/// `POST /-/api/v1/links`.
+/// `POST /-/api/v1/links`. Runs on a blocking thread (see the router): a
+/// password is hashed with argon2id here.
 pub(crate) fn create(call: &Call) -> Result<Reply, Problem> {
     let body: NewLink = super::common::parse_body(&call.body)?;
-    let mut link = build(call, body)?;
+    let (mut link, password) = build(call, body)?;
     match &link.target {
         LinkTarget::Object { bucket, key } => {
             let arn = s3_object_arn(bucket, key);
@@ -205,6 +211,12 @@ pub(crate) fn create(call: &Call) -> Result<Reply, Problem> {
                 return Err(Problem::access_denied(format!("Creating this link needs {LINKGATE_CREATE_LINK} on {arn}.")));
             }
         }
+    }
+    if let Some(password) = password {
+        link.password_hash = Some(links::password::hash(&password).map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "The password could not be hashed; no link was created.")
+        })?);
     }
     let (token, hash) = links::new_token();
     link.id = links::new_link_id();

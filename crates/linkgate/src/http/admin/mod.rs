@@ -77,7 +77,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(&format!("{V1}/roles/{{name}}"), get(op("GetRole", roles::get_role)).delete(op("DeleteRole", roles::delete_role)))
         .route(&format!("{V1}/roles/{{name}}/policy"), put(op("PutRolePolicy", roles::put_policy)))
         .route(&format!("{V1}/roles/{{name}}/revoke-sessions"), post(op("RevokeRoleSessions", roles::revoke_sessions)))
-        .route(&format!("{V1}/links"), post(link_op(links::create)).get(link_op(links::list)))
+        .route(&format!("{V1}/links"), post(blocking_link_op(links::create)).get(link_op(links::list)))
         .route(&format!("{V1}/links:revoke"), post(link_op(links::revoke_bulk)))
         .route(&format!("{V1}/links/{{id}}"), get(link_op(links::show)).delete(link_op(links::revoke)))
         .route(&format!("{V1}/groups/{{name}}"), axum::routing::patch(link_op(links::patch_group)))
@@ -96,6 +96,18 @@ fn op(action: &'static str, f: Op) -> impl Fn(Call) -> std::future::Ready<Respon
 /// by an IAM action on `*`).
 fn link_op(f: Op) -> impl Fn(Call) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
     move |call| std::future::ready(f(&call).map_or_else(|p| p.at(&call.path).into_response(), IntoResponse::into_response))
+}
+
+/// [`link_op`] on a blocking thread, for handlers that do deliberately slow work
+/// (hashing a link password with argon2id) which must not stall the async workers.
+fn blocking_link_op(f: Op) -> impl Fn(Call) -> futures_util::future::BoxFuture<'static, Response> + Clone + Send + Sync + 'static {
+    move |call| {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&call).map_or_else(|p| p.at(&call.path).into_response(), IntoResponse::into_response))
+                .await
+                .unwrap_or_else(|_| Problem::unavailable().into_response())
+        })
+    }
 }
 
 /// Reads (`Get…`, `List…`) change nothing; everything else does.
