@@ -98,7 +98,10 @@ async fn a_password_link_refuses_without_consuming_until_the_right_password() {
     let shown = shown(&s, &link).await;
     assert_eq!(shown["uses"], 1);
     assert_eq!(shown["password"], true);
-    assert_eq!(outcomes(&shown), ["password-required", "password-required", "wrong-password", "wrong-password", "head", "granted", "exhausted"]);
+    assert_eq!(
+        outcomes(&shown),
+        ["password-required", "password-required", "wrong-password", "wrong-password", "head", "granted", "exhausted"]
+    );
 
     // The store keeps an argon2id hash, never the password.
     for f in s.all_files() {

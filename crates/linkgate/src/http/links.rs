@@ -101,10 +101,6 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             tracing::error!(error = %e, "cannot write link audit");
         }
     };
-    if let Err(d) = links::judge(&link, now, ip) {
-        audit(d.status, d.reason, 0);
-        return denied(&d, html);
-    }
     let mut body = body;
     let mut offered = offered_password(&parts.headers);
     parts.headers.remove(PASSWORD_HEADER);
@@ -121,30 +117,21 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         body = Body::empty();
         method = Method::GET;
     }
+    if let Some((outcome, refused)) = shape_refusal(&link, &method, has_suffix, html) {
+        audit(refused.status().as_u16(), outcome, 0);
+        return refused;
+    }
+    if let Err(d) = links::judge(&link, now, ip) {
+        audit(d.status, d.reason, 0);
+        return denied(&d, html);
+    }
     if let Some(refused) = password_gate(&state, &link, offered, ip, now, html, &audit).await {
         return refused;
     }
     if let LinkTarget::Upstream { name, path } = &link.target {
         return super::upstream::redeem(&state, &link, name, path, &token, parts, body, now, ip, html, &audit).await;
     }
-    if has_suffix {
-        audit(404, "no-such-path", 0);
-        return page(404, "Unknown link", "This link does not exist.", html);
-    }
-    if method != Method::GET && method != Method::HEAD && method != Method::PUT {
-        audit(405, "wrong-method", 0);
-        return page(405, "Method not allowed", "Links answer GET, HEAD and PUT only.", html);
-    }
     let wants_put = method == Method::PUT;
-    if wants_put != (link.method == "PUT") {
-        audit(405, "wrong-method", 0);
-        return page(
-            405,
-            "Method not allowed",
-            if wants_put { "This link is for downloading." } else { "This link is for uploading (PUT)." },
-            html,
-        );
-    }
     let LinkTarget::Object { bucket, key } = &link.target else {
         return page(500, "Internal error", "Unexpected link target.", html);
     };
@@ -200,6 +187,43 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         Err(e) => {
             audit(e.status, e.code, 0);
             page(e.status, e.code, &e.message, html)
+        }
+    }
+}
+
+/// Whether the request's shape fits the link — its method, and a path suffix only
+/// for upstream links — as `(audit outcome, answer)` when not. Judged before the
+/// link's state: no state makes a wrong method right.
+fn shape_refusal(link: &LinkRecord, method: &Method, has_suffix: bool, html: bool) -> Option<(&'static str, Response)> {
+    match &link.target {
+        LinkTarget::Upstream { .. } => {
+            let allowed = method.as_str() == link.method || (method == Method::HEAD && link.method == "GET");
+            if allowed {
+                return None;
+            }
+            let mut r = page(405, "Method not allowed", &format!("This link answers {} only.", link.method), html);
+            if let Ok(v) = HeaderValue::from_str(&link.method) {
+                r.headers_mut().insert(header::ALLOW, v);
+            }
+            Some(("wrong-method", r))
+        }
+        LinkTarget::Object { .. } if has_suffix => Some(("no-such-path", page(404, "Unknown link", "This link does not exist.", html))),
+        LinkTarget::Object { .. } => {
+            let put_link = link.method == "PUT";
+            let fits = if put_link { method == Method::PUT } else { method == Method::GET || method == Method::HEAD };
+            if fits {
+                return None;
+            }
+            let message = if *method == Method::PUT {
+                "This link is for downloading."
+            } else if put_link && (method == Method::GET || method == Method::HEAD) {
+                "This link is for uploading (PUT)."
+            } else {
+                "Links answer GET, HEAD and PUT only."
+            };
+            let mut r = page(405, "Method not allowed", message, html);
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(if put_link { "PUT" } else { "GET, HEAD" }));
+            Some(("wrong-method", r))
         }
     }
 }
@@ -314,7 +338,8 @@ fn password_page(link: &LinkRecord, wrong: Option<u32>, html: bool) -> Response 
         );
         (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
     } else {
-        let mut r = page(401, "Password required", &format!("{said} Send it in the X-Linkgate-Password header (or as HTTP Basic auth)."), html);
+        let mut r =
+            page(401, "Password required", &format!("{said} Send it in the X-Linkgate-Password header (or as HTTP Basic auth)."), html);
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"linkgate link\", charset=\"UTF-8\""));
         r
     };

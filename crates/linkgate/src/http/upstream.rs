@@ -41,7 +41,6 @@ use super::links::{consume, denied, page};
 use crate::auth::policy::LINKGATE_CREATE_LINK;
 use crate::config::UpstreamConfig;
 use crate::credentials::{self, AwsCredentials, Environment};
-use crate::links as link_rules;
 use crate::store::links::LinkRecord;
 
 /// The largest request body forwarded (buffered to hash it for the signature).
@@ -430,19 +429,8 @@ pub(super) async fn redeem(
     audit: &(dyn Fn(u16, &str, u64) + Sync),
 ) -> Response {
     let method = parts.method.clone();
-    let allowed = method.as_str() == link.method || (method == Method::HEAD && link.method == "GET");
-    if !allowed {
-        audit(405, "wrong-method", 0);
-        let mut r = page(405, "Method not allowed", &format!("This link answers {} only.", link.method), html);
-        if let Ok(v) = HeaderValue::from_str(&link.method) {
-            r.headers_mut().insert(header::ALLOW, v);
-        }
-        return r;
-    }
-    if let Err(d) = link_rules::judge(link, now, ip) {
-        audit(d.status, d.reason, 0);
-        return denied(&d, html);
-    }
+    // The method, state and client address were judged, and the password checked,
+    // by the caller.
     if let Some(refused) = super::links::issuer_refusal(state, link, LINKGATE_CREATE_LINK, &upstream_arn(name), ip, html, audit) {
         return refused;
     }
@@ -470,7 +458,8 @@ pub(super) async fn redeem(
             return page(400, "Bad request", "The request body could not be read.", html);
         }
     };
-    let head = method == Method::HEAD;
+    // HEAD on a GET link is a peek and takes no use; on a HEAD link it is the use.
+    let head = method == Method::HEAD && link.method != "HEAD";
     if !head && let Some(d) = consume(state, link, now).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);

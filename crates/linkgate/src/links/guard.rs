@@ -77,7 +77,8 @@ impl PasswordGuard {
         if map.len() >= MAX_STRIKE_ENTRIES {
             self.evict(&mut map, now_ms);
         }
-        let entry = map.entry((link_id.to_owned(), client_key(ip))).or_insert(Strikes { count: 0, since_ms: now_ms, banned_until_ms: None });
+        let entry =
+            map.entry((link_id.to_owned(), client_key(ip))).or_insert(Strikes { count: 0, since_ms: now_ms, banned_until_ms: None });
         let ban_over = entry.banned_until_ms.is_some_and(|until| now_ms >= until);
         if ban_over || now_ms - entry.since_ms >= self.window_ms {
             *entry = Strikes { count: 0, since_ms: now_ms, banned_until_ms: None };

@@ -215,7 +215,12 @@ pub(crate) fn create(call: &Call) -> Result<Reply, Problem> {
     if let Some(password) = password {
         link.password_hash = Some(links::password::hash(&password).map_err(|e| {
             tracing::error!(error = %e, "password hashing failed");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "The password could not be hashed; no link was created.")
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "The password could not be hashed; no link was created.",
+            )
         })?);
     }
     let (token, hash) = links::new_token();
