@@ -406,14 +406,26 @@ pub(super) fn issuer_refusal(
 }
 
 /// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).
-/// The store call runs on a blocking thread so that concurrent redemptions can wait
-/// on the same group commit instead of holding up the async workers.
+/// Concurrent redemptions wait, without holding a thread, on the same group commit.
+///
+/// A link without `max_uses` has nothing to run out of: its state was judged from
+/// this request's own read, so the use is only counted (buffered, see
+/// [`crate::store::links::LinkStore::note_use`]) and costs no commit.
 pub(super) async fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
-    let store = state.links.clone();
-    let id = link.id.clone();
-    let taken = tokio::task::spawn_blocking(move || store.consume(&id, now))
+    if link.max_uses.is_none() {
+        return match state.links.note_use(&link.id, now) {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "link store failed");
+                Some(LinkDenial { status: 503, reason: "unavailable", message: "The service cannot check this link right now." })
+            }
+        };
+    }
+    let taken = state
+        .links
+        .consume_later(&link.id, now)
         .await
-        .unwrap_or_else(|e| Err(crate::store::StoreError(format!("consume task failed: {e}"))));
+        .unwrap_or_else(|_| Err(crate::store::StoreError("the store's committer stopped".into())));
     match taken {
         Ok(c) => links::denial_for(c),
         Err(e) => {

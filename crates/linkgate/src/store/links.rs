@@ -177,6 +177,9 @@ impl LinkFilter {
     }
 }
 
+/// Where the answer to [`LinkStore::consume_later`] arrives.
+pub type ConsumeTicket = tokio::sync::oneshot::Receiver<StoreResult<Consume>>;
+
 /// Links and their audit trails.
 pub trait LinkStore: Send + Sync {
     /// Records a new link.
@@ -189,8 +192,13 @@ pub trait LinkStore: Send + Sync {
     fn list_links(&self, filter: &LinkFilter, limit: usize) -> StoreResult<Vec<LinkRecord>>;
     /// Atomically takes one use if the link is not revoked, not expired at `now_ms`
     /// and not used up (a single `UPDATE … WHERE … RETURNING`, so no read-then-write
-    /// race); otherwise says why not.
-    fn consume(&self, id: &str, now_ms: i64) -> StoreResult<Consume>;
+    /// race); otherwise says why not. The answer comes through the ticket once the
+    /// use is durable, so async callers wait without holding a thread.
+    fn consume_later(&self, id: &str, now_ms: i64) -> ConsumeTicket;
+    /// [`LinkStore::consume_later`], waited for. Not for async code (it blocks).
+    fn consume(&self, id: &str, now_ms: i64) -> StoreResult<Consume> {
+        self.consume_later(id, now_ms).blocking_recv().unwrap_or_else(|_| Err(super::StoreError("the store's committer stopped".into())))
+    }
     /// Revokes one link; `false` if unknown or already revoked.
     fn revoke(&self, id: &str, now_ms: i64) -> StoreResult<bool>;
     /// Revokes every live (not yet revoked) link matching `filter`; `bucket` + `prefix`
@@ -200,11 +208,18 @@ pub trait LinkStore: Send + Sync {
     /// Sets `expires_ms = min(expires_ms, given)` for every link of `group`; returns
     /// how many links it shortened.
     fn cut_group_expiry(&self, group: &str, expires_ms: i64) -> StoreResult<usize>;
+    /// Counts a use of a link without `max_uses`. There is no limit to enforce, so
+    /// no atomic write is needed: the caller judged the link live from a fresh read,
+    /// and the store may buffer the count and write it with the audit rows
+    /// ([`LinkStore::flush_audit`]) instead of paying a durable commit per request.
+    /// A crash may lose the last moments of counts; never a limit.
+    fn note_use(&self, id: &str, now_ms: i64) -> StoreResult<()>;
     /// Appends an attempt to a link's audit trail.
     fn append_audit(&self, rec: &AuditRecord) -> StoreResult<()>;
-    /// Writes buffered audit rows. Stores may buffer [`LinkStore::append_audit`] so
-    /// the redemption path does no synchronous write for its audit row; the server
-    /// flushes every few hundred milliseconds and reads always see every row.
+    /// Writes buffered audit rows and use counts. Stores may buffer
+    /// [`LinkStore::append_audit`] and [`LinkStore::note_use`] so the redemption path
+    /// does no synchronous write for them; the server flushes every few hundred
+    /// milliseconds and reads always see every row and count.
     fn flush_audit(&self) -> StoreResult<()> {
         Ok(())
     }

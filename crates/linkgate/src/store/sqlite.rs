@@ -58,13 +58,17 @@ const READERS: usize = 4;
 
 /// SQLite-backed [`MetaStore`].
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: std::sync::Arc<Mutex<Connection>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// Small writes waiting to be committed together (see [`SqliteStore::write_grouped`]).
-    queue: Mutex<Vec<GroupJob>>,
+    /// Small writes for the committer thread to commit together (see
+    /// [`SqliteStore::write_grouped`]).
+    queue: Mutex<std::sync::mpsc::Sender<GroupJob>>,
     /// Link audit rows not yet written (see `LinkStore::flush_audit`).
     pub(super) audit_buffer: Mutex<Vec<super::links::AuditRecord>>,
+    /// Uses of links without `max_uses` not yet written: link id → (count, last
+    /// use ms). See `LinkStore::note_use`.
+    pub(super) use_buffer: Mutex<std::collections::HashMap<String, (u64, i64)>>,
 }
 
 /// A queued write: runs on the writer connection inside a shared transaction and
@@ -100,12 +104,17 @@ impl SqliteStore {
         writer.execute_batch(super::sqlite_identity::SCHEMA).map_err(err)?;
         writer.execute_batch(super::sqlite_links::SCHEMA).map_err(err)?;
         let readers = (0..READERS).map(|_| open(path).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
+        let writer = std::sync::Arc::new(Mutex::new(writer));
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let committer = writer.clone();
+        std::thread::Builder::new().name("sqlite-commit".into()).spawn(move || commit_loop(committer, jobs)).map_err(err)?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer,
             readers,
             next_reader: AtomicUsize::new(0),
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(queue),
             audit_buffer: Mutex::new(Vec::new()),
+            use_buffer: Mutex::default(),
         })
     }
 
@@ -120,69 +129,80 @@ impl SqliteStore {
         f(&conn).map_err(err)
     }
 
-    /// Group commit for small, frequent writes (link uses, audit rows): each caller
-    /// queues its statement; whoever holds the writer lock next runs every queued
-    /// statement in one transaction, so one fsync covers them all. Each statement
-    /// runs in its own savepoint, so one failing does not undo the others. Durable
-    /// when it returns, like [`SqliteStore::write`].
+    /// Group commit for small, frequent writes (link uses): the statement is queued
+    /// for the committer thread, which runs everything queued in one transaction so
+    /// one fsync covers them all. Each statement runs in its own savepoint, so one
+    /// failing does not undo the others. The answer arrives once the commit is
+    /// durable, like [`SqliteStore::write`]; await it, or `blocking_recv` outside
+    /// async code. Callers wait without holding a thread.
     pub(super) fn write_grouped<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> StoreResult<T> {
-        let slot: std::sync::Arc<Mutex<Option<Result<T, String>>>> = std::sync::Arc::default();
-        let mine = slot.clone();
+    ) -> tokio::sync::oneshot::Receiver<StoreResult<T>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let job: GroupJob = Box::new(move |c: &Connection| -> Finish {
-            let result = c.execute_batch("SAVEPOINT job").and_then(|()| match f(c) {
-                Ok(v) => c.execute_batch("RELEASE job").map(|()| v),
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK TO job; RELEASE job");
-                    Err(e)
-                }
-            });
+            let result = run_in_savepoint(c, f);
             Box::new(move |commit_error: Option<&str>| {
                 let result = match commit_error {
-                    None => result.map_err(|e| e.to_string()),
-                    Some(e) => Err(format!("group commit failed: {e}")),
+                    None => result.map_err(err),
+                    Some(e) => Err(StoreError(format!("group commit failed: {e}"))),
                 };
-                if let Ok(mut s) = mine.lock() {
-                    *s = Some(result);
-                }
+                let _ = tx.send(result);
             })
         });
-        self.queue.lock().map_err(err)?.push(job);
-        loop {
-            let conn = self.writer.lock().map_err(err)?;
-            if let Some(done) = slot.lock().map_err(err)?.take() {
-                return done.map_err(StoreError);
-            }
-            let jobs: Vec<GroupJob> = std::mem::take(&mut *self.queue.lock().map_err(err)?);
-            if jobs.is_empty() {
-                continue;
-            }
-            // Without a transaction each savepoint commits on its own: slower, still correct.
-            let in_transaction = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-            let finishes: Vec<Finish> = jobs.into_iter().map(|job| job(&conn)).collect();
-            let commit_error = if in_transaction {
-                conn.execute_batch("COMMIT").err().map(|e| {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    e.to_string()
-                })
-            } else {
-                None
-            };
-            drop(conn);
-            for finish in finishes {
-                finish(commit_error.as_deref());
-            }
-            if let Some(done) = slot.lock().map_err(err)?.take() {
-                return done.map_err(StoreError);
-            }
+        // If the committer is gone the job (and its sender) is dropped and the
+        // receiver reports the failure.
+        if let Ok(queue) = self.queue.lock() {
+            let _ = queue.send(job);
         }
+        rx
     }
 
     pub(super) fn write<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let mut conn = self.writer.lock().map_err(err)?;
         f(&mut conn).map_err(err)
+    }
+}
+
+/// Runs `f` inside `SAVEPOINT job … RELEASE job` (statements prepared once per
+/// connection), rolling back to the savepoint if it fails.
+fn run_in_savepoint<T>(c: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    c.prepare_cached("SAVEPOINT job")?.execute([])?;
+    match f(c) {
+        Ok(v) => {
+            c.prepare_cached("RELEASE job")?.execute([])?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
+    }
+}
+
+/// The committer thread: takes every job queued since its last round, runs them in
+/// one `BEGIN IMMEDIATE … COMMIT` on the writer connection, then reports to each.
+/// Ends when the store (the sending side) is dropped.
+fn commit_loop(writer: std::sync::Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<GroupJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        batch.extend(jobs.try_iter());
+        let Ok(conn) = writer.lock() else { return };
+        // Without a transaction each savepoint commits on its own: slower, still correct.
+        let in_transaction = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).is_ok();
+        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(&conn)).collect();
+        let commit_error = if in_transaction {
+            conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).err().map(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                e.to_string()
+            })
+        } else {
+            None
+        };
+        drop(conn);
+        for finish in finishes {
+            finish(commit_error.as_deref());
+        }
     }
 }
 

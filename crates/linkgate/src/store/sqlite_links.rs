@@ -208,12 +208,14 @@ impl LinkStore for SqliteStore {
     }
 
     fn link(&self, id: &str) -> StoreResult<Option<LinkRecord>> {
+        self.flush_audit()?;
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = ?1"))?.query_row(params![id], link_from_row).optional()
         })
     }
 
     fn list_links(&self, filter: &LinkFilter, limit: usize) -> StoreResult<Vec<LinkRecord>> {
+        self.flush_audit()?;
         let (conds, mut values) = filter_sql(filter, 1);
         let cond = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
         let sql = format!("SELECT {LINK_COLUMNS} FROM links {cond} ORDER BY created_ms DESC, rowid DESC LIMIT ?{}", values.len() + 1);
@@ -221,7 +223,7 @@ impl LinkStore for SqliteStore {
         self.read(|c| c.prepare_cached(&sql)?.query_map(params_from_iter(values), link_from_row)?.collect())
     }
 
-    fn consume(&self, id: &str, now_ms: i64) -> StoreResult<Consume> {
+    fn consume_later(&self, id: &str, now_ms: i64) -> super::links::ConsumeTicket {
         let id = id.to_owned();
         self.write_grouped(move |c| {
             let id = id.as_str();
@@ -268,13 +270,29 @@ impl LinkStore for SqliteStore {
         if full { self.flush_audit() } else { Ok(()) }
     }
 
+    fn note_use(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        let mut uses = self.use_buffer.lock().map_err(|e| StoreError(e.to_string()))?;
+        let entry = uses.entry(id.to_owned()).or_insert((0, now_ms));
+        entry.0 += 1;
+        entry.1 = entry.1.max(now_ms);
+        Ok(())
+    }
+
     fn flush_audit(&self) -> StoreResult<()> {
         let batch = std::mem::take(&mut *self.audit_buffer.lock().map_err(|e| StoreError(e.to_string()))?);
-        if batch.is_empty() {
+        let uses = std::mem::take(&mut *self.use_buffer.lock().map_err(|e| StoreError(e.to_string()))?);
+        if batch.is_empty() && uses.is_empty() {
             return Ok(());
         }
         self.write(|c| {
             let tx = c.transaction()?;
+            {
+                let mut stmt = tx
+                    .prepare_cached("UPDATE links SET uses = uses + ?2, last_used_ms = MAX(COALESCE(last_used_ms, 0), ?3) WHERE id = ?1")?;
+                for (id, (count, last_ms)) in &uses {
+                    stmt.execute(params![id, to_i64(*count), last_ms])?;
+                }
+            }
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO link_audit (link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes)
@@ -448,6 +466,24 @@ mod tests {
         assert_eq!(list(photos_2024, 10), ["a"]);
         // Prefixes are literal, not LIKE patterns.
         assert!(list(LinkFilter { prefix: Some("20%".into()), ..Default::default() }, 10).is_empty());
+    }
+
+    #[test]
+    fn noted_uses_are_counted_at_the_next_flush_or_read() {
+        let s = store();
+        s.create_link(&object_link("u", "b", "k")).unwrap();
+        for at in [2_000, 2_500, 2_100] {
+            s.note_use("u", at).unwrap();
+        }
+        s.note_use("gone", 2_000).unwrap();
+        let read = s.link("u").unwrap().unwrap();
+        assert_eq!(read.uses, 3, "a read sees buffered uses");
+        let last: i64 = s.read(|c| c.query_row("SELECT last_used_ms FROM links WHERE id = 'u'", [], |r| r.get(0))).unwrap();
+        assert_eq!(last, 2_500);
+        s.note_use("u", 3_000).unwrap();
+        s.flush_audit().unwrap();
+        assert_eq!(s.list_links(&LinkFilter::default(), 10).unwrap()[0].uses, 4);
+        assert!(s.use_buffer.lock().unwrap().is_empty());
     }
 
     #[test]
