@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Broker-link redemptions per second: GET /l/{token} streaming a 4 KiB object.
 
-One linkgate server (embedded store), one link without a use limit (every
-redemption still takes a use atomically and writes an audit row), and one with
-max_uses large enough for the run; wrk -t2 -c64 on each.
+One linkgate server (embedded store), one link without a use limit (its uses are
+counted write-behind; every redemption reads the link afresh and writes an audit
+row), and one with max_uses large enough for the run (every redemption takes a use
+atomically and durably before the first byte); wrk -t2 -c64 on each.
 
-    .venv/bin/python bench/links_bench.py [--runs 3] [--duration 10]
+    .venv/bin/python bench/links_bench.py [--runs 3] [--duration 10] [--rate-limit N]
 """
 
 import argparse
@@ -44,14 +45,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rate-limit", type=int, default=0,
+                    help="limits.link_requests_per_second (0: off); a huge value measures the limiter's own cost")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="linkgate-links-bench-")
     port = free_port()
     # One wrk process is one client address: the per-address rate limit (default
-    # 100/s) is turned off so the bench measures redemption itself.
+    # 100/s) is off unless --rate-limit says otherwise, so the bench measures
+    # redemption itself.
     env = dict(os.environ, LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG="warn",
-               LINKGATE_LIMITS__LINK_REQUESTS_PER_SECOND="0")
+               LINKGATE_LIMITS__LINK_REQUESTS_PER_SECOND=str(a.rate_limit),
+               LINKGATE_LIMITS__LINK_BURST=str(a.rate_limit))
     proc = subprocess.Popen([os.path.join(ROOT, "target", "release", "linkgate"), "serve", "--listen", f"127.0.0.1:{port}",
                              "--data-dir", os.path.join(work, "data")], env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -70,7 +75,8 @@ def main():
         for label, link in links.items():
             results[label] = [wrk(link["url"], a.duration) for _ in range(a.runs)]
             print(f"  {label}: " + ", ".join(f"{r[0]:.0f}" for r in results[label]), file=sys.stderr)
-        print(f"\n## Link redemptions, GET /l/{{token}} 4 KiB stream, wrk -t2 -c64 -d{a.duration}s, {a.runs} run(s)\n")
+        limiter = f"rate limit {a.rate_limit:,}/s per address" if a.rate_limit else "rate limit off"
+        print(f"\n## Link redemptions, GET /l/{{token}} 4 KiB stream, wrk -t2 -c64 -d{a.duration}s, {a.runs} run(s), {limiter}\n")
         print("| link | redemptions/s median (min-max) | p50 ms | p99 ms |")
         print("|---|---|---|---|")
         for label, rs in results.items():

@@ -223,3 +223,42 @@ async fn redirect_delivery_hands_out_a_short_presigned_url_once() {
         api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "x", "method": "PUT", "delivery": "redirect"}))).await;
     assert_eq!(put.status, 400);
 }
+
+#[tokio::test]
+async fn a_download_cut_short_is_audited_as_incomplete_with_the_bytes_sent() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let s = setup().await;
+    // Larger than loopback socket buffers can absorb, so the server is still sending
+    // when the client hangs up.
+    let size = 32 << 20;
+    s.plain_client().put_object().bucket("bkt").key("big.bin").body(vec![5u8; size].into()).send().await.unwrap();
+    let link = create(&s, json!({"bucket": "bkt", "key": "big.bin"})).await;
+    let path = link["url"].as_str().unwrap().split_once(&s.endpoint).unwrap().1.to_owned();
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 64 * 1024];
+    let n = conn.read(&mut first).await.unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    drop(conn);
+
+    let id = link["id"].as_str().unwrap();
+    let mut audit = Value::Null;
+    for _ in 0..100 {
+        audit = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await)["audit"].clone();
+        if audit.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(audit[0]["outcome"], "incomplete", "{audit}");
+    assert_eq!(audit[0]["status"], 200);
+    let sent = audit[0]["bytes"].as_u64().unwrap();
+    assert!(sent < size as u64, "bytes sent {sent} must be what went out, not the Content-Length");
+
+    // A whole download reads `granted` with every byte.
+    let whole = get(link["url"].as_str().unwrap()).await;
+    assert_eq!(whole.body.len(), size);
+    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await);
+    assert_eq!(shown["audit"][1]["outcome"], "granted");
+    assert_eq!(shown["audit"][1]["bytes"], size);
+}

@@ -559,6 +559,15 @@ async fn head_is_forwarded_without_taking_a_use() {
     let r = http("HEAD", post["url"].as_str().unwrap(), &[], Vec::new()).await;
     assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
     assert_eq!(upstream_api.seen().len(), 3, "neither reached the upstream");
+
+    // On a link made for HEAD, HEAD is the use.
+    let head_link = create(&s, json!({"upstream": "billing", "path": "/v1/status", "method": "HEAD", "max_uses": 1})).await;
+    let url = head_link["url"].as_str().unwrap();
+    assert_eq!(http("HEAD", url, &[], Vec::new()).await.status, 200);
+    assert_eq!(http("HEAD", url, &[], Vec::new()).await.status, 410);
+    assert_eq!(http("GET", url, &[], Vec::new()).await.status, 405);
+    assert_eq!(upstream_api.seen().len(), 4, "one HEAD forwarded");
+    assert_eq!(show(&s, &link_id(&head_link)).await["uses"], 1);
 }
 
 #[test]

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
 use super::AppState;
+use super::link_audit::Auditor;
 use super::s3::object_support::{commit_plain, object_response};
 use crate::auth::policy::{S3_GET_OBJECT, S3_PUT_OBJECT, s3_object_arn};
 use crate::auth::secrets::token_hash;
@@ -77,7 +78,6 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
     }
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut method = parts.method.clone();
-    let asked_method = parts.method.as_str().to_owned();
     let link = match state.links.link_by_token_hash(&token_hash(&token)) {
         Ok(Some(l)) => l,
         Ok(None) => return page(404, "Unknown link", "This link does not exist.", html),
@@ -86,21 +86,20 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
             return page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html);
         }
     };
-    let audit = |status: u16, outcome: &str, bytes: u64| {
-        let rec = AuditRecord {
+    let auditor = Auditor::new(
+        state.links.clone(),
+        AuditRecord {
             link_id: link.id.clone(),
             at_ms: now,
             client_ip: ip.to_string(),
-            user_agent: user_agent.clone(),
-            method: asked_method.clone(),
-            status,
-            outcome: outcome.to_owned(),
-            bytes,
-        };
-        if let Err(e) = state.links.append_audit(&rec) {
-            tracing::error!(error = %e, "cannot write link audit");
-        }
-    };
+            user_agent,
+            method: parts.method.as_str().to_owned(),
+            status: 0,
+            outcome: String::new(),
+            bytes: 0,
+        },
+    );
+    let audit = |status: u16, outcome: &str, bytes: u64| auditor.record(status, outcome, bytes);
     let mut body = body;
     let mut offered = offered_password(&parts.headers);
     parts.headers.remove(PASSWORD_HEADER);
@@ -129,7 +128,7 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         return refused;
     }
     if let LinkTarget::Upstream { name, path } = &link.target {
-        return super::upstream::redeem(&state, &link, name, path, &token, parts, body, now, ip, html, &audit).await;
+        return super::upstream::redeem(&state, &link, name, path, &token, parts, body, now, ip, html, &auditor).await;
     }
     let wants_put = method == Method::PUT;
     let LinkTarget::Object { bucket, key } = &link.target else {
@@ -180,9 +179,12 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
                 r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            let bytes = r.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-            audit(r.status().as_u16(), if head { "head" } else { "granted" }, if head { 0 } else { bytes });
-            r
+            if head {
+                audit(r.status().as_u16(), "head", 0);
+                return r;
+            }
+            // Audited when the body ends or the client goes away, with the bytes sent.
+            auditor.metered(r, "granted")
         }
         Err(e) => {
             audit(e.status, e.code, 0);

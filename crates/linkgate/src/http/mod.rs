@@ -9,6 +9,7 @@
 //! - [`admin`]: the JSON admin API under `/-/api/v1/` (users, keys, policies, roles).
 
 pub mod admin;
+mod link_audit;
 pub mod links;
 pub mod ops;
 pub mod query;

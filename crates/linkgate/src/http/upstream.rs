@@ -37,6 +37,7 @@ use sha2::{Digest as _, Sha256};
 use sigv4::{AmzDate, Credentials, PathMode, RequestParts, SigningKeyCache, SigningParams};
 
 use super::AppState;
+use super::link_audit::Auditor;
 use super::links::{consume, denied, page};
 use crate::auth::policy::LINKGATE_CREATE_LINK;
 use crate::config::UpstreamConfig;
@@ -426,8 +427,10 @@ pub(super) async fn redeem(
     now: i64,
     ip: IpAddr,
     html: bool,
-    audit: &(dyn Fn(u16, &str, u64) + Sync),
+    auditor: &Auditor,
 ) -> Response {
+    let audit = |status: u16, outcome: &str, bytes: u64| auditor.record(status, outcome, bytes);
+    let audit = &audit;
     let method = parts.method.clone();
     // The method, state and client address were judged, and the password checked,
     // by the caller.
@@ -468,16 +471,15 @@ pub(super) async fn redeem(
     match state.upstreams.send(up, &method, &path, &query, headers, body, &state.signing_keys).await {
         Ok(resp) => {
             let (answer, incoming) = resp.into_parts();
-            let bytes = answer.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-            if head {
-                audit(answer.status.as_u16(), "head", 0);
-            } else {
-                audit(answer.status.as_u16(), "forwarded", bytes);
-            }
             let mut out = Response::new(Body::new(incoming));
             *out.status_mut() = answer.status;
             *out.headers_mut() = forward_response_headers(&answer.headers);
-            out
+            if head {
+                audit(answer.status.as_u16(), "head", 0);
+                return out;
+            }
+            // Audited when the answer has been relayed (or abandoned), with the bytes sent.
+            auditor.clone().metered(out, "forwarded")
         }
         Err(ForwardError::Timeout) => {
             tracing::warn!(upstream = name, "upstream timed out");
