@@ -1,15 +1,21 @@
 //! `linkgate share` and `linkgate links …`, run as the built binary against a server
 //! started in-process: share a file as a one-time link, redeem it, see it
-//! exhausted; create links by hand and revoke them one by one and in bulk.
+//! exhausted; create links by hand and revoke them one by one and in bulk; protect
+//! links with a password read from standard input (`--password-stdin`), deliver by
+//! redirect, and link to a configured upstream API (`--upstream`/`--path`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::io::Write as _;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
 
+use base64::Engine as _;
 use common::{ACCESS_KEY, REGION, SECRET_KEY, TestServer, http};
+use linkgate::config::UpstreamConfig;
+use linkgate::credentials::Environment;
 use serde_json::Value;
 
 /// Runs the CLI with a clean environment: the root keys, the server's endpoint
@@ -24,6 +30,39 @@ async fn linkgate(server: &TestServer, home: &Path, args: &[&str]) -> Output {
         .args(args)
         .args(["--endpoint-url", &server.endpoint]);
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+/// [`linkgate`] with `stdin` piped to the process (then closed).
+async fn linkgate_stdin(server: &TestServer, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkgate"));
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .args(args)
+        .args(["--endpoint-url", &server.endpoint])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let input = stdin.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        // The CLI may exit before reading everything (a usage error): ignore EPIPE.
+        let _ = pipe.write_all(&input);
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[track_caller]
+fn usage_failure(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    text(&out.stderr)
 }
 
 #[track_caller]
@@ -152,4 +191,194 @@ async fn create_and_revoke_links() {
     let out = run(&["links", "create", "s3://bkt/docs/a.txt", "--expires-at", "2001-01-01T00:00:00Z"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("already be expired"), "{}", text(&out.stderr));
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_links_from_stdin_and_redirect_delivery() {
+    let server = TestServer::start().await;
+    let s3 = server.client();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    s3.put_object().bucket("bkt").key("secret.txt").body(b"top secret".to_vec().into()).send().await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+
+    // The first line is the password (its \r\n stripped); the rest is ignored.
+    let stdin = format!("{PASSWORD}\r\nnot part of it\n");
+    let out =
+        linkgate_stdin(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--password-stdin", "--json"], stdin.as_bytes())
+            .await;
+    let created = json(&ok(&out));
+    assert_eq!(created["password"], true, "{created}");
+    assert!(!text(&out.stdout).contains(PASSWORD) && !text(&out.stderr).contains(PASSWORD));
+    let (id, url) = (created["id"].as_str().unwrap(), created["url"].as_str().unwrap());
+
+    let shown = json(&ok(&linkgate(&server, home.path(), &["links", "show", id, "--json"]).await));
+    assert_eq!(shown["password"], true, "{shown}");
+    let shown = ok(&linkgate(&server, home.path(), &["links", "show", id]).await);
+    assert!(shown.contains("Password:    yes") && shown.contains("Delivery:    stream"), "{shown}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+
+    let none = http("GET", url, &[], Vec::new()).await;
+    assert_eq!(none.status, 401, "{}", none.text());
+    let wrong = http("GET", url, &[("x-linkgate-password", "correct horse battery")], Vec::new()).await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text());
+    let right = http("GET", url, &[("x-linkgate-password", PASSWORD)], Vec::new()).await;
+    assert_eq!(right.status, 200, "{}", right.text());
+    assert_eq!(right.body, b"top secret");
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("anyone:{PASSWORD}")));
+    assert_eq!(http("GET", url, &[("authorization", &basic)], Vec::new()).await.status, 200);
+
+    // Empty standard input (or an empty first line): a usage error, and no link.
+    let before = json(&ok(&linkgate(&server, home.path(), &["links", "list", "--json"]).await))["links"].as_array().unwrap().len();
+    for empty in [&b""[..], b"\n", b"\r\nsecond line\n"] {
+        let out = linkgate_stdin(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--password-stdin"], empty).await;
+        let err = usage_failure(&out);
+        assert!(err.contains("--password-stdin: standard input held no password"), "{err}");
+    }
+    let after = json(&ok(&linkgate(&server, home.path(), &["links", "list", "--json"]).await))["links"].as_array().unwrap().len();
+    assert_eq!(before, after);
+    // Other mistakes are reported before standard input is read.
+    let out =
+        linkgate_stdin(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--method", "PATCH", "--password-stdin"], b"pw\n")
+            .await;
+    assert!(usage_failure(&out).contains("GET (download) or PUT (upload)"));
+    // The password is never a flag's value.
+    let out = linkgate(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--password", PASSWORD]).await;
+    assert!(usage_failure(&out).contains("unexpected argument '--password'"));
+
+    // Redirect delivery: a 302 to a short-lived presigned URL that serves the object.
+    let redirect =
+        json(&ok(&linkgate(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--delivery", "redirect", "--json"]).await));
+    assert_eq!(redirect["delivery"], "redirect");
+    let r = http("GET", redirect["url"].as_str().unwrap(), &[], Vec::new()).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let location = r.header("location").unwrap().to_owned();
+    assert!(location.contains("X-Amz-Signature="), "{location}");
+    assert_eq!(http("GET", &location, &[], Vec::new()).await.body, b"top secret");
+    let out =
+        linkgate(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--delivery", "redirect", "--method", "PUT"]).await;
+    assert!(usage_failure(&out).contains("--delivery redirect is only for download links"));
+    let out = linkgate(&server, home.path(), &["links", "create", "s3://bkt/secret.txt", "--delivery", "carrier-pigeon"]).await;
+    usage_failure(&out);
+
+    // share: the same --password-stdin, and --delivery.
+    let file = home.path().join("notes.txt");
+    std::fs::write(&file, b"shared notes").unwrap();
+    let path = file.to_str().unwrap();
+    let out =
+        linkgate_stdin(&server, home.path(), &["share", path, "--password-stdin", "--no-qr", "--json"], format!("{PASSWORD}\n").as_bytes())
+            .await;
+    let shared = json(&ok(&out));
+    assert_eq!(shared["link"]["password"], true, "{shared}");
+    let url = shared["url"].as_str().unwrap();
+    assert_eq!(http("GET", url, &[], Vec::new()).await.status, 401);
+    let got = http("GET", url, &[("x-linkgate-password", PASSWORD)], Vec::new()).await;
+    assert_eq!((got.status, got.body.as_slice()), (200, &b"shared notes"[..]), "{}", got.text());
+
+    let out =
+        linkgate_stdin(&server, home.path(), &["share", path, "--password-stdin", "--delivery", "redirect", "--no-qr"], b"pw\n").await;
+    let url = ok(&out).trim().to_owned();
+    assert!(text(&out.stderr).contains("with a password"), "{}", text(&out.stderr));
+    assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 401);
+    assert_eq!(http("GET", &url, &[("x-linkgate-password", "pw")], Vec::new()).await.status, 302);
+
+    // An empty password stops share before anything is uploaded.
+    let listed = s3.list_objects_v2().bucket("shared").send().await.unwrap().key_count();
+    let out = linkgate_stdin(&server, home.path(), &["share", path, "--password-stdin"], b"").await;
+    assert!(usage_failure(&out).contains("standard input held no password"));
+    assert_eq!(s3.list_objects_v2().bucket("shared").send().await.unwrap().key_count(), listed);
+}
+
+/// Upstream credentials for the server (`credentials = "env"`), not the test's own.
+struct UpstreamEnv;
+
+impl Environment for UpstreamEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "AWS_ACCESS_KEY_ID" => Some("AKIDUPSTREAMEXAMPLE".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("upstream/secret/key/EXAMPLE+0123456789abcd".into()),
+            _ => None,
+        }
+    }
+
+    fn home_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_links_by_name_and_path() {
+    // A stand-in API that answers every request with its method and path.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|req: axum::extract::Request| async move { format!("{} {}", req.method(), req.uri().path()) });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let server = TestServer::start_with_env(
+        move |c| {
+            c.upstreams.push(UpstreamConfig {
+                name: "api".into(),
+                base_url: format!("http://{api_addr}/prod"),
+                service: "execute-api".into(),
+                region: "eu-west-1".into(),
+                credentials: "env".into(),
+                timeout_secs: None,
+            });
+        },
+        &UpstreamEnv,
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+
+    let created = json(&ok(&linkgate(
+        &server,
+        home.path(),
+        &["links", "create", "--upstream", "api", "--path", "/v1/items", "--method", "post", "--json"],
+    )
+    .await));
+    assert_eq!(
+        (created["upstream"].as_str(), created["path"].as_str(), created["method"].as_str()),
+        (Some("api"), Some("/v1/items"), Some("POST"))
+    );
+    let url = created["url"].as_str().unwrap();
+    let r = http("POST", url, &[], b"{}".to_vec()).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "POST /prod/v1/items"), "{}", r.text());
+
+    let id = created["id"].as_str().unwrap();
+    let shown = ok(&linkgate(&server, home.path(), &["links", "show", id]).await);
+    assert!(shown.contains("Target:      upstream:api/v1/items (POST)"), "{shown}");
+    assert!(shown.contains("Upstream:    api\nPath:        /v1/items\nMethod:      POST"), "{shown}");
+    let list = ok(&linkgate(&server, home.path(), &["links", "list"]).await);
+    assert!(list.lines().any(|l| l.starts_with(id) && l.ends_with("upstream:api/v1/items (POST)")), "{list}");
+
+    // No --path: the upstream's base; a password works for upstream links too.
+    let out = linkgate_stdin(&server, home.path(), &["links", "create", "--upstream", "api", "--password-stdin", "--json"], b"pw\n").await;
+    let root = json(&ok(&out));
+    assert_eq!((root["path"].as_str(), root["password"].as_bool()), (Some("/"), Some(true)), "{root}");
+    let url = root["url"].as_str().unwrap();
+    assert_eq!(http("GET", url, &[], Vec::new()).await.status, 401);
+    let r = http("GET", url, &[("x-linkgate-password", "pw")], Vec::new()).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "GET /prod/"), "{}", r.text());
+
+    // A name the server does not know: its problem, readably, exit 1.
+    let out = linkgate(&server, home.path(), &["links", "create", "--upstream", "nope"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown upstream") && err.contains("\"nope\"") && err.contains("[[upstreams]]"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // Usage errors, before anything is sent.
+    for (args, says) in [
+        (&["links", "create"][..], "<S3_URI|--upstream <NAME>>"),
+        (&["links", "create", "s3://b/k", "--upstream", "api"], "cannot be used with"),
+        (&["links", "create", "--path", "/x"], "required"),
+        (&["links", "create", "--upstream", "api", "--path", "v1"], "must start with '/'"),
+        (&["links", "create", "--upstream", "api", "--method", "TRACE"], "possible values"),
+        (&["links", "create", "s3://b/k", "--method", "DELETE"], "GET (download) or PUT (upload)"),
+    ] {
+        let err = usage_failure(&linkgate(&server, home.path(), args).await);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }

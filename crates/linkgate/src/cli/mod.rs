@@ -48,7 +48,7 @@ pub enum Command {
     /// Manage roles that users may assume through STS.
     #[command(subcommand)]
     Role(identity::RoleCommand),
-    /// Create, list, show and revoke links (/l/…) to objects.
+    /// Create, list, show and revoke links (/l/…) to objects and upstream APIs.
     #[command(subcommand)]
     Links(links::LinksCommand),
     /// Upload a file and print a link to it (and a QR code on a terminal).

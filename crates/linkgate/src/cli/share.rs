@@ -5,14 +5,15 @@
 //! through the admin API, and prints its URL (and a QR code on a terminal).
 //!
 //! The pure parts ([`default_key`], [`object_path`], [`sign_upload`],
-//! [`render_qr`], [`check_size`]) are plain functions tested without a server.
+//! [`render_qr`], [`check_size`], [`link_body`]) are plain functions tested
+//! without a server.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use clap::Args;
-use clap::builder::NonEmptyStringValueParser;
+use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser};
 use futures_util::StreamExt as _;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Limited, StreamBody};
@@ -28,7 +29,7 @@ use super::admin::{
     AdminClient, AdminOptions, ApiResponse, Endpoint, SignedRequest, SigningTarget, path_segment, problem_message, resolve_endpoint,
     resolve_region, sign_body, sign_parts, transport_message,
 };
-use super::links::create_link;
+use super::links::{DELIVERIES, check_password, create_link, read_password_stdin};
 use super::{CliError, human_duration};
 use crate::credentials::{self, AwsCredentials, ProcessEnvironment};
 
@@ -58,6 +59,15 @@ pub struct ShareArgs {
     /// File name offered to the browser (default: the file's name).
     #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
     pub filename: Option<String>,
+    /// stream: linkgate sends the bytes (default); redirect: a 302 to a short-lived presigned URL.
+    #[arg(long, value_name = "HOW", value_parser = PossibleValuesParser::new(DELIVERIES))]
+    pub delivery: Option<String>,
+    /// Protect the link with a password, read from the first line of standard input
+    /// (e.g. `printf '%s\n' "$PW" | linkgate share FILE --password-stdin`). There is
+    /// deliberately no flag that takes the password itself: it would show in `ps` and
+    /// in shell history.
+    #[arg(long)]
+    pub password_stdin: bool,
     /// Do not print a QR code of the URL.
     #[arg(long)]
     pub no_qr: bool,
@@ -94,6 +104,28 @@ pub fn check_size(path: &Path, size: u64) -> Result<(), CliError> {
 /// `/bucket/key` as sent and signed (S3 path style; `/` in the key kept).
 pub fn object_path(bucket: &str, key: &str) -> String {
     format!("/{}/{}", path_segment(bucket), encode(key, true))
+}
+
+/// The JSON body of `POST /-/api/v1/links` for the uploaded object `key` (whose
+/// file is called `name`), with the password `--password-stdin` read.
+pub fn link_body(args: &ShareArgs, key: &str, name: &str, password: Option<&str>) -> Result<Value, CliError> {
+    let mut body = json!({"bucket": args.bucket, "key": key, "method": "GET", "expires_in": args.expires_in,
+                          "filename": args.filename.as_deref().unwrap_or(name)});
+    if let Some(n) = args.max_uses {
+        body["max_uses"] = json!(n);
+    }
+    if let Some(d) = &args.delivery {
+        body["delivery"] = json!(d);
+    }
+    match (password, args.password_stdin) {
+        (Some(p), _) => {
+            check_password(p)?;
+            body["password"] = json!(p);
+        }
+        (None, true) => return Err(CliError::usage("--password-stdin: no password was read")),
+        (None, false) => {}
+    }
+    Ok(body)
 }
 
 /// Signs a PutObject of `size` bytes whose body is not hashed (`UNSIGNED-PAYLOAD`).
@@ -158,6 +190,9 @@ pub fn run(args: &ShareArgs) -> Result<(), CliError> {
     let size = meta.len();
     check_size(&args.file, size)?;
     let key = args.key.clone().unwrap_or_else(|| default_key(&crate::ids::random_hex(4), &name));
+    // Read before anything is uploaded, so a missing password costs no upload.
+    let password = if args.password_stdin { Some(read_password_stdin()?) } else { None };
+    let body = link_body(args, &key, &name, password.as_deref())?;
 
     let env = ProcessEnvironment;
     let endpoint = resolve_endpoint(args.opts.endpoint_url.as_deref(), &env)?;
@@ -171,11 +206,6 @@ pub fn run(args: &ShareArgs) -> Result<(), CliError> {
     let progress = size > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
     upload(&endpoint, signed, &args.file, size, progress)?;
 
-    let mut body = json!({"bucket": args.bucket, "key": key, "method": "GET", "expires_in": args.expires_in,
-                          "filename": args.filename.clone().unwrap_or_else(|| name.clone())});
-    if let Some(n) = args.max_uses {
-        body["max_uses"] = json!(n);
-    }
     let link = create_link(&client, body)?;
     let url = link.get("url").and_then(Value::as_str).unwrap_or_default().to_owned();
 
@@ -184,8 +214,9 @@ pub fn run(args: &ShareArgs) -> Result<(), CliError> {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         let uses = args.max_uses.map_or_else(String::new, |n| format!(", {n} use{}", if n == 1 { "" } else { "s" }));
+        let guarded = if password.is_some() { ", with a password" } else { "" };
         eprintln!(
-            "Uploaded {name} ({size} bytes) to s3://{}/{key}; the link works for {}{uses}.",
+            "Uploaded {name} ({size} bytes) to s3://{}/{key}; the link works for {}{uses}{guarded}.",
             args.bucket,
             human_duration(i64::try_from(args.expires_in).unwrap_or(i64::MAX))
         );
@@ -290,6 +321,27 @@ mod tests {
         assert!(parse(&["f", "--max-uses", "0"]).is_err());
         assert!(parse(&["f", "--expires-in", "0"]).is_err());
         assert!(parse(&[]).is_err());
+        assert!(parse(&["f", "--delivery", "teleport"]).is_err());
+        assert_eq!(parse(&["f", "--password", "pw"]).unwrap_err().kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn link_bodies() {
+        let a = parse(&["dir/r.pdf"]).unwrap();
+        assert_eq!(
+            link_body(&a, "0a1b2c3d/r.pdf", "r.pdf", None).unwrap(),
+            json!({"bucket": "shared", "key": "0a1b2c3d/r.pdf", "method": "GET", "expires_in": 86_400, "filename": "r.pdf"})
+        );
+        let a = parse(&["r.pdf", "--filename", "R.pdf", "--max-uses", "2", "--delivery", "redirect", "--password-stdin"]).unwrap();
+        assert!(a.password_stdin);
+        assert_eq!(
+            link_body(&a, "k", "r.pdf", Some("pw")).unwrap(),
+            json!({"bucket": "shared", "key": "k", "method": "GET", "expires_in": 86_400, "filename": "R.pdf",
+                   "max_uses": 2, "delivery": "redirect", "password": "pw"})
+        );
+        assert_eq!(link_body(&a, "k", "r.pdf", None).unwrap_err().exit_code, 2);
+        let err = link_body(&a, "k", "r.pdf", Some("")).unwrap_err();
+        assert!(err.exit_code == 2 && err.message.contains("no password"), "{err}");
     }
 
     #[test]
