@@ -19,17 +19,9 @@ use linkgate::credentials::Environment;
 use serde_json::Value;
 
 /// Runs the CLI with a clean environment: the root keys, the server's endpoint
-/// (by flag, to exercise it), and an empty home directory.
+/// (by flag, to exercise it), an empty home directory, and empty standard input.
 async fn linkgate(server: &TestServer, home: &Path, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkgate"));
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", REGION)
-        .args(args)
-        .args(["--endpoint-url", &server.endpoint]);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    linkgate_stdin(server, home, args, b"").await
 }
 
 /// [`linkgate`] with `stdin` piped to the process (then closed).
