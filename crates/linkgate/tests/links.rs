@@ -262,3 +262,25 @@ async fn a_download_cut_short_is_audited_as_incomplete_with_the_bytes_sent() {
     assert_eq!(shown["audit"][1]["outcome"], "granted");
     assert_eq!(shown["audit"][1]["bytes"], size);
 }
+
+#[tokio::test]
+async fn range_requests_on_a_link_get_206_and_take_a_use_each() {
+    let s = setup().await;
+    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 2})).await;
+    let url = link["url"].as_str().unwrap();
+    let part = http("GET", url, &[("range", "bytes=2-5")], Vec::new()).await;
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, b"2345");
+    assert_eq!(part.header("content-range"), Some("bytes 2-5/10"));
+    let tail = http("GET", url, &[("range", "bytes=-3")], Vec::new()).await;
+    assert_eq!((tail.status, tail.body.as_slice()), (206, &b"789"[..]));
+    assert_eq!(http("GET", url, &[("range", "bytes=0-0")], Vec::new()).await.status, 410, "each range request is a use");
+    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    let rows: Vec<(u64, &str, u64)> = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["status"].as_u64().unwrap(), a["outcome"].as_str().unwrap(), a["bytes"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rows, [(206, "granted", 4), (206, "granted", 3), (410, "exhausted", 0)]);
+}
