@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from conftest import AK, SK
+from conftest import AK, SK, server_env
 
 # Three wrong passwords ban a client from a link; one redemption a second per
 # address (burst 40) so the rate-limit test is quick.
@@ -131,3 +131,20 @@ def admin_post(server, path, body):
     r = requests.post(req.url, data=body, headers=dict(req.headers), timeout=10)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def test_access_log_names_the_route_never_the_token(start_server):
+    srv = start_server(env=server_env(LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG__ACCESS_LOG="true"))
+    s3 = boto3.client("s3", endpoint_url=srv.url, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1",
+                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    s3.create_bucket(Bucket="logged")
+    s3.put_object(Bucket="logged", Key="k", Body=b"x")
+    link = admin_post(srv, "/-/api/v1/links", json.dumps({"bucket": "logged", "key": "k", "password": "correct-horse-battery"}))
+    assert requests.get(link["url"], headers={"x-linkgate-password": "correct-horse-battery"}, timeout=10).status_code == 200
+    assert requests.get(link["url"], timeout=10).status_code == 401
+    srv.stop()
+    with open(srv.log_path) as f:
+        log = f.read()
+    assert log.count("/l/<token>") == 2, log
+    assert link["token"] not in log
+    assert "correct-horse-battery" not in log

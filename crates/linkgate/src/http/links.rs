@@ -66,6 +66,16 @@ async fn redeem_rest(State(state): State<Arc<AppState>>, Path((token, _rest)): P
 }
 
 async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, req: Request) -> Response {
+    let method = req.method().clone();
+    let response = redeem_link(&state, &token, req).await;
+    if state.config.log.access_log {
+        // The token is a bearer secret: the access log names the route, never the token.
+        tracing::info!(target: "access", method = %method, path = "/l/<token>", status = response.status().as_u16());
+    }
+    response
+}
+
+async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     let has_suffix = parts.uri.path().len() > "/l/".len() + token.len();
     let now = super::s3::now_ms();
@@ -78,7 +88,7 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
     }
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut method = parts.method.clone();
-    let link = match state.links.link_by_token_hash(&token_hash(&token)) {
+    let link = match state.links.link_by_token_hash(&token_hash(token)) {
         Ok(Some(l)) => l,
         Ok(None) => return page(404, "Unknown link", "This link does not exist.", html),
         Err(e) => {
@@ -124,22 +134,22 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
-    if let Some(refused) = password_gate(&state, &link, offered, ip, now, html, &audit).await {
+    if let Some(refused) = password_gate(state, &link, offered, ip, now, html, &audit).await {
         return refused;
     }
     if let LinkTarget::Upstream { name, path } = &link.target {
-        return super::upstream::redeem(&state, &link, name, path, &token, parts, body, now, ip, html, &auditor).await;
+        return super::upstream::redeem(state, &link, name, path, token, parts, body, now, ip, html, &auditor).await;
     }
     let wants_put = method == Method::PUT;
     let LinkTarget::Object { bucket, key } = &link.target else {
         return page(500, "Internal error", "Unexpected link target.", html);
     };
     let action = if wants_put { S3_PUT_OBJECT } else { S3_GET_OBJECT };
-    if let Some(refused) = issuer_refusal(&state, &link, action, &s3_object_arn(bucket, key), ip, html, &audit) {
+    if let Some(refused) = issuer_refusal(state, &link, action, &s3_object_arn(bucket, key), ip, html, &audit) {
         return refused;
     }
     if wants_put {
-        return upload(&state, &link, bucket, key, &parts.headers, body, now, html, &audit).await;
+        return upload(state, &link, bucket, key, &parts.headers, body, now, html, &audit).await;
     }
     let meta = match state.store.object(bucket, key) {
         Ok(Lookup::Found(m)) => m,
@@ -154,13 +164,13 @@ async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String>, r
         }
     };
     let head = method == Method::HEAD;
-    if !head && let Some(d) = consume(&state, &link, now).await {
+    if !head && let Some(d) = consume(state, &link, now).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
     if !head && link.delivery == "redirect" {
         let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-        let location = redirect_url(&state, host, bucket, key, link.filename.as_deref());
+        let location = redirect_url(state, host, bucket, key, link.filename.as_deref());
         // After the password form's POST, 303 makes the browser follow with a GET.
         let status = if parts.method == Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
         audit(status.as_u16(), "redirected", 0);
