@@ -212,3 +212,27 @@ async fn redemptions_beyond_the_rate_get_429_per_client_address() {
         assert_eq!(api(&s, ROOT, "GET", "/-/api/v1/links", None).await.status, 200);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_cannot_outrun_the_ban() {
+    let s = std::sync::Arc::new(setup(|c| c.limits.password_attempts = 3).await);
+    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
+    let path = std::sync::Arc::new(path_of(&link));
+    let mut guesses = Vec::new();
+    for n in 0..24 {
+        let (s, path) = (s.clone(), path.clone());
+        guesses
+            .push(tokio::spawn(async move { status_from("127.0.0.1", &s, &path, &format!("X-Linkgate-Password: guess-{n}\r\n")).await.0 }));
+    }
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|&&st| st == 401).count();
+    let in_flight = std::thread::available_parallelism().unwrap().get();
+    assert!(statuses.iter().all(|&st| st == 401 || st == 429), "{statuses:?}");
+    // Each check holds one of `in_flight` permits and records its strike before
+    // releasing it: at most the allowed attempts plus those already in flight.
+    assert!(checked <= 3 + in_flight, "{checked} passwords were checked: {statuses:?}");
+    assert!(checked >= 3, "{statuses:?}");
+}

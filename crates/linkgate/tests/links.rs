@@ -259,7 +259,7 @@ async fn a_download_cut_short_is_audited_as_incomplete_with_the_bytes_sent() {
     let whole = get(link["url"].as_str().unwrap()).await;
     assert_eq!(whole.body.len(), size);
     let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await);
-    assert_eq!(shown["audit"][1]["outcome"], "granted");
+    assert_eq!(shown["audit"][1]["outcome"], "granted", "{shown}");
     assert_eq!(shown["audit"][1]["bytes"], size);
 }
 

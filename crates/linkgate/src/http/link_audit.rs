@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::header;
 use axum::response::Response;
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 
 use crate::store::links::{AuditRecord, LinkStore};
 
@@ -52,7 +52,34 @@ impl Auditor {
     /// [`Auditor::metered`] for a bare body whose length, if known, is `declared`.
     fn metered_body(self, body: Body, status: u16, declared: Option<u64>, outcome: &'static str) -> Body {
         let length = declared.or_else(|| http_body::Body::size_hint(&body).exact());
-        Body::new(MeteredBody { inner: body, sent: 0, length, finished: false, report: Some(Report { auditor: self, status, outcome }) })
+        // hyper never polls a body that is already at its end (an empty object, a 204).
+        let finished = body.is_end_stream() || length == Some(0);
+        Body::new(MeteredBody { inner: body, sent: 0, length, finished, report: Some(Report { auditor: self, status, outcome }) })
+    }
+}
+
+/// Audits `abandoned` (status 499, as nginx names a client that went away) if
+/// dropped before [`AbandonGuard::disarm`]: a request whose client left while its
+/// use was being committed still leaves a row for that use.
+pub(super) struct AbandonGuard(Option<Auditor>);
+
+impl AbandonGuard {
+    /// Armed: dropping it audits the abandonment.
+    pub(super) fn new(auditor: &Auditor) -> Self {
+        Self(Some(auditor.clone()))
+    }
+
+    /// The request went on to be answered (and audited) normally.
+    pub(super) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if let Some(a) = self.0.take() {
+            a.record(499, "abandoned", 0);
+        }
     }
 }
 
@@ -62,7 +89,8 @@ struct Report {
     outcome: &'static str,
 }
 
-/// Counts the data frames passing through; reports once, when dropped.
+/// Counts the data frames passing through; reports once: when the last byte has
+/// been handed over, or when dropped before that.
 struct MeteredBody {
     inner: Body,
     sent: u64,
@@ -89,6 +117,11 @@ impl http_body::Body for MeteredBody {
             Poll::Ready(None) => this.finished = true,
             Poll::Ready(Some(Err(_))) | Poll::Pending => {}
         }
+        if this.finished {
+            // Report now, before hyper writes the last bytes: the row exists by the
+            // time the client has the whole answer.
+            this.report_once();
+        }
         polled
     }
 
@@ -101,12 +134,18 @@ impl http_body::Body for MeteredBody {
     }
 }
 
-impl Drop for MeteredBody {
-    fn drop(&mut self) {
+impl MeteredBody {
+    fn report_once(&mut self) {
         if let Some(r) = self.report.take() {
             let outcome = if self.finished { r.outcome } else { "incomplete" };
             r.auditor.record(r.status, outcome, self.sent);
         }
+    }
+}
+
+impl Drop for MeteredBody {
+    fn drop(&mut self) {
+        self.report_once();
     }
 }
 
@@ -167,6 +206,22 @@ mod tests {
         }
         drop(body);
         assert_eq!(rows(&store), [(200, "granted".to_owned(), 8)]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_complete_without_being_polled() {
+        let (a, store, _dir) = auditor();
+        drop(a.clone().metered_body(Body::empty(), 200, None, "granted"));
+        drop(a.metered_body(Body::from_stream(futures_util::stream::empty::<Result<Bytes, std::io::Error>>()), 204, Some(0), "forwarded"));
+        assert_eq!(rows(&store), [(200, "granted".to_owned(), 0), (204, "forwarded".to_owned(), 0)]);
+    }
+
+    #[test]
+    fn an_abandon_guard_audits_unless_disarmed() {
+        let (a, store, _dir) = auditor();
+        AbandonGuard::new(&a).disarm();
+        drop(AbandonGuard::new(&a));
+        assert_eq!(rows(&store), [(499, "abandoned".to_owned(), 0)]);
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
 use super::AppState;
-use super::link_audit::Auditor;
+use super::link_audit::{AbandonGuard, Auditor};
 use super::s3::object_support::{commit_plain, object_response};
 use crate::auth::policy::{S3_GET_OBJECT, S3_PUT_OBJECT, s3_object_arn};
 use crate::auth::secrets::token_hash;
@@ -149,7 +149,7 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         return refused;
     }
     if wants_put {
-        return upload(state, &link, bucket, key, &parts.headers, body, now, html, &audit).await;
+        return upload(state, &link, bucket, key, &parts.headers, body, now, html, &auditor).await;
     }
     let meta = match state.store.object(bucket, key) {
         Ok(Lookup::Found(m)) => m,
@@ -164,7 +164,7 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         }
     };
     let head = method == Method::HEAD;
-    if !head && let Some(d) = consume(state, &link, now).await {
+    if !head && let Some(d) = consume(state, &link, now, &auditor).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }
@@ -296,10 +296,16 @@ fn too_many(retry_after_secs: u64, message: &str, html: bool) -> Response {
 
 /// The password gate for a link that has one: `None` lets the request through.
 /// A banned client is refused unseen (429); a missing or wrong password gets 401
-/// and takes no use; a wrong one counts toward the ban. Verification (argon2id,
-/// tens of ms of CPU) runs on a blocking thread, at most one per core at once.
+/// and takes no use; a wrong one counts toward the ban.
+///
+/// Verification (argon2id, tens of ms of CPU and 19 MiB) runs on a blocking thread
+/// holding one of [`crate::links::guard::LinkGuards::hashing`]'s permits (one per
+/// core) until it is done, even if the client has gone. The ban is checked again
+/// once a permit is held and the outcome recorded before it is released, so
+/// concurrent guesses from one client cannot outrun the ban by more than the
+/// permits in flight.
 async fn password_gate(
-    state: &AppState,
+    state: &Arc<AppState>,
     link: &LinkRecord,
     offered: Option<String>,
     ip: IpAddr,
@@ -308,26 +314,59 @@ async fn password_gate(
     audit: &(dyn Fn(u16, &str, u64) + Sync),
 ) -> Option<Response> {
     let phc = link.password_hash.clone()?;
-    let guard = &state.link_guards;
-    if let Some(secs) = guard.passwords.banned(&link.id, ip, now) {
+    let banned = |secs: u64| {
         audit(429, "password-ban", 0);
-        return Some(too_many(secs, "Too many wrong passwords were tried for this link from your network address. Try again later.", html));
+        Some(too_many(secs, "Too many wrong passwords were tried for this link from your network address. Try again later.", html))
+    };
+    if let Some(secs) = state.link_guards.passwords.banned(&link.id, ip, now) {
+        return banned(secs);
     }
     let Some(offered) = offered else {
         audit(401, "password-required", 0);
         return Some(password_page(link, None, html));
     };
-    let matched = {
-        let _permit = guard.hashing.acquire().await.ok()?;
-        tokio::task::spawn_blocking(move || links::password::verify(&phc, &offered)).await.unwrap_or(false)
+    let Ok(permit) = state.link_guards.hashing.clone().acquire_owned().await else {
+        audit(503, "unavailable", 0);
+        return Some(page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html));
     };
-    if matched {
-        guard.passwords.succeeded(&link.id, ip);
-        return None;
+    let (shared, id) = (state.clone(), link.id.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        let guard = &shared.link_guards.passwords;
+        let now = super::s3::now_ms();
+        let verdict = if let Some(secs) = guard.banned(&id, ip, now) {
+            Verdict::Banned(secs)
+        } else if links::password::verify(&phc, &offered) {
+            guard.succeeded(&id, ip);
+            Verdict::Matched
+        } else {
+            Verdict::Wrong { attempts_left: guard.failed(&id, ip, now) }
+        };
+        drop(permit);
+        verdict
+    })
+    .await;
+    match checked {
+        Ok(Verdict::Matched) => None,
+        Ok(Verdict::Banned(secs)) => banned(secs),
+        Ok(Verdict::Wrong { attempts_left }) => {
+            audit(401, "wrong-password", 0);
+            Some(password_page(link, Some(attempts_left), html))
+        }
+        Err(_) => {
+            audit(503, "unavailable", 0);
+            Some(page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html))
+        }
     }
-    let left = guard.passwords.failed(&link.id, ip, now);
-    audit(401, "wrong-password", 0);
-    Some(password_page(link, Some(left), html))
+}
+
+/// What checking an offered password concluded.
+enum Verdict {
+    /// The password is right.
+    Matched,
+    /// The client is banned from the link for this many more seconds.
+    Banned(u64),
+    /// Wrong; this many more wrong ones before the ban.
+    Wrong { attempts_left: u32 },
 }
 
 /// 401 asking for the password: a form for browsers (download links), a sentence
@@ -417,32 +456,62 @@ pub(super) fn issuer_refusal(
     }
 }
 
+/// How old this request's read of the link may be when a use of a link without
+/// `max_uses` is counted; older (a slow upload, a queue for the password check),
+/// the link is read again so a revocation or expiry meanwhile is not missed.
+const FRESH_READ_MS: i64 = 1000;
+
 /// Takes one use; `Some(denial)` when none was left (or the link died meanwhile).
-/// Concurrent redemptions wait, without holding a thread, on the same group commit.
+/// `read_ms` is when this request read the link.
 ///
-/// A link without `max_uses` has nothing to run out of: its state was judged from
-/// this request's own read, so the use is only counted (buffered, see
+/// With `max_uses`, the store takes the use atomically (`UPDATE … WHERE` still
+/// live and not used up, judged at this moment); concurrent redemptions wait,
+/// without holding a thread, on the same group commit. If the client leaves while
+/// that commit runs, the use is still audited (`abandoned`).
+///
+/// A link without `max_uses` has nothing to run out of: it was judged from this
+/// request's own read (read again if that is older than [`FRESH_READ_MS`]), so the
+/// use is only counted (buffered, see
 /// [`crate::store::links::LinkStore::note_use`]) and costs no commit.
-pub(super) async fn consume(state: &AppState, link: &LinkRecord, now: i64) -> Option<LinkDenial> {
+pub(super) async fn consume(state: &AppState, link: &LinkRecord, read_ms: i64, auditor: &Auditor) -> Option<LinkDenial> {
+    const UNAVAILABLE: LinkDenial =
+        LinkDenial { status: 503, reason: "unavailable", message: "The service cannot check this link right now." };
+    let now = super::s3::now_ms();
     if link.max_uses.is_none() {
+        if now - read_ms > FRESH_READ_MS {
+            match state.links.link_by_token_hash(&link.token_hash) {
+                Ok(Some(fresh)) => {
+                    if let Err(d) = links::judge_state(&fresh, now) {
+                        return Some(d);
+                    }
+                }
+                Ok(None) => return links::denial_for(crate::store::links::Consume::Missing),
+                Err(e) => {
+                    tracing::error!(error = %e, "link store failed");
+                    return Some(UNAVAILABLE);
+                }
+            };
+        }
         return match state.links.note_use(&link.id, now) {
             Ok(()) => None,
             Err(e) => {
                 tracing::error!(error = %e, "link store failed");
-                Some(LinkDenial { status: 503, reason: "unavailable", message: "The service cannot check this link right now." })
+                Some(UNAVAILABLE)
             }
         };
     }
+    let abandoned = AbandonGuard::new(auditor);
     let taken = state
         .links
         .consume_later(&link.id, now)
         .await
         .unwrap_or_else(|_| Err(crate::store::StoreError("the store's committer stopped".into())));
+    abandoned.disarm();
     match taken {
         Ok(c) => links::denial_for(c),
         Err(e) => {
             tracing::error!(error = %e, "link store failed");
-            Some(LinkDenial { status: 503, reason: "unavailable", message: "The service cannot check this link right now." })
+            Some(UNAVAILABLE)
         }
     }
 }
@@ -458,9 +527,10 @@ async fn upload(
     body: Body,
     now: i64,
     html: bool,
-    audit: &(dyn Fn(u16, &str, u64) + Sync),
+    auditor: &Auditor,
 ) -> Response {
-    if let Some(d) = consume(state, link, now).await {
+    let audit = |status: u16, outcome: &str, bytes: u64| auditor.record(status, outcome, bytes);
+    if let Some(d) = consume(state, link, now, auditor).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }

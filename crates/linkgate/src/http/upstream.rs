@@ -15,9 +15,8 @@
 //! upstream's timeout (`timeout_secs`, default [`UPSTREAM_TIMEOUT`]) covers
 //! connecting and receiving the response head.
 //!
-//! HEAD takes no use (as for object links): it is judged like any other request
-//! (method, state, client address, the issuer's permission), forwarded as HEAD and
-//! audited as `head`.
+//! Unlike object links, HEAD here takes a use like any other forwarded request:
+//! it reaches the upstream, which may well run its GET handler for it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -410,9 +409,10 @@ fn suffix_after_token<'a>(uri_path: &'a str, token: &str) -> &'a str {
     uri_path.strip_prefix("/l/").and_then(|p| p.strip_prefix(token)).unwrap_or("")
 }
 
-/// Redeems an upstream link: method, state, issuer, path, body, one use, then
-/// forwards. HEAD (allowed on a GET link too) is judged the same way but takes no
-/// use; it is forwarded as HEAD and audited as `head`. The use is taken before
+/// Redeems an upstream link: issuer, path, body, one use, then forwards (the
+/// method, state, client address and password were judged by the caller). HEAD
+/// (allowed on a GET link too) takes a use as well, is forwarded as HEAD and
+/// audited as `head`. The use is taken before
 /// forwarding, so a request the upstream then fails (502) or does not answer in
 /// time (504) has still used it.
 #[allow(clippy::too_many_arguments)]
@@ -461,9 +461,11 @@ pub(super) async fn redeem(
             return page(400, "Bad request", "The request body could not be read.", html);
         }
     };
-    // HEAD on a GET link is a peek and takes no use; on a HEAD link it is the use.
-    let head = method == Method::HEAD && link.method != "HEAD";
-    if !head && let Some(d) = consume(state, link, now).await {
+    // Every request that reaches the upstream is a use, HEAD included: many APIs run
+    // their GET handler for HEAD, so a free HEAD would let a one-time link act on
+    // the upstream without limit. (Object links answer HEAD themselves, for free.)
+    let head = method == Method::HEAD;
+    if let Some(d) = consume(state, link, now, auditor).await {
         audit(d.status, d.reason, 0);
         return denied(&d, html);
     }

@@ -14,7 +14,7 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::clock::{Clock as _, DefaultClock};
+use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 /// Most (link, address) pairs whose wrong passwords are remembered; beyond it,
@@ -79,8 +79,13 @@ impl PasswordGuard {
         }
         let entry =
             map.entry((link_id.to_owned(), client_key(ip))).or_insert(Strikes { count: 0, since_ms: now_ms, banned_until_ms: None });
-        let ban_over = entry.banned_until_ms.is_some_and(|until| now_ms >= until);
-        if ban_over || now_ms - entry.since_ms >= self.window_ms {
+        // A new window starts when the ban is over, or (no ban) when the old window
+        // has passed; a late wrong guess never lifts a running ban.
+        let fresh = match entry.banned_until_ms {
+            Some(until) => now_ms >= until,
+            None => now_ms - entry.since_ms >= self.window_ms,
+        };
+        if fresh {
             *entry = Strikes { count: 0, since_ms: now_ms, banned_until_ms: None };
         }
         entry.count += 1;
@@ -105,15 +110,22 @@ impl PasswordGuard {
         map.retain(|_, s| s.banned_until_ms.map_or(now_ms - s.since_ms < self.window_ms, |until| now_ms < until));
     }
 
-    /// Makes room: stale entries first; if that is not enough, the oldest half.
+    /// Makes room down to half the cap (so the next eviction is far off): stale
+    /// entries first, then the oldest entries that are not running a ban, and
+    /// running bans only if nothing else is left.
     fn evict(&self, map: &mut HashMap<(String, IpAddr), Strikes>, now_ms: i64) {
         self.retain_live(map, now_ms);
-        if map.len() >= MAX_STRIKE_ENTRIES {
-            let mut ages: Vec<i64> = map.values().map(|s| s.since_ms).collect();
-            let mid = ages.len() / 2;
-            let (_, cut, _) = ages.select_nth_unstable(mid);
-            let cut = *cut;
-            map.retain(|_, s| s.since_ms > cut);
+        let target = MAX_STRIKE_ENTRIES / 2;
+        if map.len() <= target {
+            return;
+        }
+        let mut order: Vec<(bool, i64, (String, IpAddr))> =
+            map.iter().map(|(k, s)| (s.banned_until_ms.is_some_and(|until| now_ms < until), s.since_ms, k.clone())).collect();
+        // Not banned before banned, oldest first: the front goes.
+        order.sort_unstable_by_key(|(banned, since, _)| (*banned, *since));
+        let excess = map.len() - target;
+        for (_, _, key) in order.into_iter().take(excess) {
+            map.remove(&key);
         }
     }
 
@@ -150,7 +162,7 @@ impl RateGuard {
     /// `Err(retry_after)` when `ip` is over its rate.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         let Some(limiter) = &self.limiter else { return Ok(()) };
-        limiter.check_key(&client_key(ip)).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        limiter.check_key(&client_key(ip)).map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 
     /// Forgets clients whose rate has fully recovered, so the table does not grow
@@ -172,7 +184,7 @@ pub struct LinkGuards {
     pub passwords: PasswordGuard,
     /// Argon2 checks running at once (one per core): a burst of password
     /// attempts queues here instead of starving everything else of CPU.
-    pub hashing: tokio::sync::Semaphore,
+    pub hashing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl LinkGuards {
@@ -182,7 +194,7 @@ impl LinkGuards {
         Self {
             rate: RateGuard::new(limits.link_requests_per_second, limits.link_burst),
             passwords: PasswordGuard::new(limits.password_attempts, limits.password_ban_secs),
-            hashing: tokio::sync::Semaphore::new(cores),
+            hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
 
@@ -265,9 +277,38 @@ mod tests {
         for i in 0..MAX_STRIKE_ENTRIES as i64 + 10 {
             g.failed(&format!("l{i}"), ip("192.0.2.1"), i);
         }
-        assert!(g.len() <= MAX_STRIKE_ENTRIES / 2 + 11, "{}", g.len());
+        assert!(g.len() <= MAX_STRIKE_ENTRIES / 2 + 10, "{}", g.len());
         let newest = format!("l{}", MAX_STRIKE_ENTRIES + 9);
         assert_eq!(g.failed(&newest, ip("192.0.2.1"), MAX_STRIKE_ENTRIES as i64 + 10), 3, "the newest entries survive");
+    }
+
+    #[test]
+    fn eviction_keeps_running_bans() {
+        let g_many = PasswordGuard::new(5, 3600);
+        for i in 0..MAX_STRIKE_ENTRIES as i64 {
+            g_many.failed(&format!("l{i}"), ip("192.0.2.1"), i);
+        }
+        // One ban among the oldest entries of a full table survives the eviction.
+        let mut map = g_many.lock();
+        map.insert(("banned-early".into(), ip("192.0.2.9")), Strikes { count: 5, since_ms: -1, banned_until_ms: Some(1 << 40) });
+        drop(map);
+        g_many.failed("newcomer", ip("192.0.2.1"), MAX_STRIKE_ENTRIES as i64);
+        assert!(g_many.banned("banned-early", ip("192.0.2.9"), MAX_STRIKE_ENTRIES as i64).is_some());
+        assert!(g_many.len() <= MAX_STRIKE_ENTRIES / 2 + 1, "{}", g_many.len());
+    }
+
+    #[test]
+    fn a_late_wrong_guess_never_lifts_a_running_ban() {
+        let g = PasswordGuard::new(2, 10);
+        let a = ip("192.0.2.1");
+        g.failed("l", a, 0);
+        g.failed("l", a, 9_000);
+        assert_eq!(g.banned("l", a, 9_000), Some(10), "banned until 19 s");
+        // 10 s after the window began, but inside the ban: an in-flight guess landing
+        // now keeps the ban (and restarts it), it does not open a new window.
+        g.failed("l", a, 12_000);
+        assert_eq!(g.banned("l", a, 19_000), Some(3));
+        assert_eq!(g.banned("l", a, 22_000), None);
     }
 
     #[test]

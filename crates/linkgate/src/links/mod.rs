@@ -99,18 +99,24 @@ const IP_NOT_ALLOWED: LinkDenial =
 /// `ip-not-allowed`). An IPv4-mapped IPv6 client counts as IPv4. An entry that
 /// does not parse matches nothing: a damaged restriction fails closed.
 pub fn judge(link: &LinkRecord, now_ms: i64, client_ip: IpAddr) -> Result<(), LinkDenial> {
-    match state(link, now_ms) {
-        LinkState::Active => {}
-        LinkState::Revoked => return Err(REVOKED),
-        LinkState::Expired => return Err(EXPIRED),
-        LinkState::Exhausted => return Err(EXHAUSTED),
-        LinkState::NotYetValid => return Err(NOT_YET_VALID),
-    }
+    judge_state(link, now_ms)?;
     if link.allowed_ips.is_empty() {
         return Ok(());
     }
     let ip = client_ip.to_canonical();
     if link.allowed_ips.iter().filter_map(|text| Cidr::parse(text)).any(|range| range.contains(ip)) { Ok(()) } else { Err(IP_NOT_ALLOWED) }
+}
+
+/// The state part of [`judge`]: 410 revoked, expired or exhausted; 403 not yet
+/// valid. Also used to re-judge a link read again just before a use is counted.
+pub fn judge_state(link: &LinkRecord, now_ms: i64) -> Result<(), LinkDenial> {
+    match state(link, now_ms) {
+        LinkState::Active => Ok(()),
+        LinkState::Revoked => Err(REVOKED),
+        LinkState::Expired => Err(EXPIRED),
+        LinkState::Exhausted => Err(EXHAUSTED),
+        LinkState::NotYetValid => Err(NOT_YET_VALID),
+    }
 }
 
 /// The answer for a failed [`crate::store::links::LinkStore::consume`]: `None` when

@@ -69,6 +69,9 @@ pub struct SqliteStore {
     /// Uses of links without `max_uses` not yet written: link id → (count, last
     /// use ms). See `LinkStore::note_use`.
     pub(super) use_buffer: Mutex<std::collections::HashMap<String, (u64, i64)>>,
+    /// Held for a whole flush of the two buffers, so a read that flushes first
+    /// waits for a flush already in flight instead of missing its rows.
+    pub(super) flush_lock: Mutex<()>,
 }
 
 /// A queued write: runs on the writer connection inside a shared transaction and
@@ -115,6 +118,7 @@ impl SqliteStore {
             queue: Mutex::new(queue),
             audit_buffer: Mutex::new(Vec::new()),
             use_buffer: Mutex::default(),
+            flush_lock: Mutex::default(),
         })
     }
 

@@ -1,5 +1,7 @@
 //! [`LinkStore`] on the embedded SQLite database.
 
+use std::collections::HashMap;
+
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -208,14 +210,14 @@ impl LinkStore for SqliteStore {
     }
 
     fn link(&self, id: &str) -> StoreResult<Option<LinkRecord>> {
-        self.flush_audit()?;
+        self.flush_before_read();
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = ?1"))?.query_row(params![id], link_from_row).optional()
         })
     }
 
     fn list_links(&self, filter: &LinkFilter, limit: usize) -> StoreResult<Vec<LinkRecord>> {
-        self.flush_audit()?;
+        self.flush_before_read();
         let (conds, mut values) = filter_sql(filter, 1);
         let cond = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
         let sql = format!("SELECT {LINK_COLUMNS} FROM links {cond} ORDER BY created_ms DESC, rowid DESC LIMIT ?{}", values.len() + 1);
@@ -279,40 +281,18 @@ impl LinkStore for SqliteStore {
     }
 
     fn flush_audit(&self) -> StoreResult<()> {
+        let _flushing = self.flush_lock.lock().map_err(|e| StoreError(e.to_string()))?;
         let batch = std::mem::take(&mut *self.audit_buffer.lock().map_err(|e| StoreError(e.to_string()))?);
         let uses = std::mem::take(&mut *self.use_buffer.lock().map_err(|e| StoreError(e.to_string()))?);
         if batch.is_empty() && uses.is_empty() {
             return Ok(());
         }
-        self.write(|c| {
-            let tx = c.transaction()?;
-            {
-                let mut stmt = tx
-                    .prepare_cached("UPDATE links SET uses = uses + ?2, last_used_ms = MAX(COALESCE(last_used_ms, 0), ?3) WHERE id = ?1")?;
-                for (id, (count, last_ms)) in &uses {
-                    stmt.execute(params![id, to_i64(*count), last_ms])?;
-                }
-            }
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO link_audit (link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?;
-                for rec in &batch {
-                    stmt.execute(params![
-                        rec.link_id,
-                        rec.at_ms,
-                        rec.client_ip,
-                        rec.user_agent,
-                        rec.method,
-                        rec.status,
-                        rec.outcome,
-                        to_i64(rec.bytes)
-                    ])?;
-                }
-            }
-            tx.commit()
-        })
+        let written = self.write_buffered(&batch, &uses);
+        if written.is_err() {
+            // Nothing was written (one transaction): put it back for the next flush.
+            self.requeue(batch, uses);
+        }
+        written
     }
 
     fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>> {
@@ -345,6 +325,74 @@ impl LinkStore for SqliteStore {
             tx.commit()?;
             Ok((links, audit))
         })
+    }
+}
+
+/// Most audit rows kept in memory while the database refuses writes: beyond it the
+/// oldest are dropped (and the loss logged) rather than memory growing without end.
+const MAX_BUFFERED_AUDIT: usize = 100_000;
+
+/// The write-behind buffers (audit rows, use counts of unlimited links).
+impl SqliteStore {
+    /// Writes buffered rows and counts in one transaction (all or nothing).
+    fn write_buffered(&self, batch: &[AuditRecord], uses: &HashMap<String, (u64, i64)>) -> StoreResult<()> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx
+                    .prepare_cached("UPDATE links SET uses = uses + ?2, last_used_ms = MAX(COALESCE(last_used_ms, 0), ?3) WHERE id = ?1")?;
+                for (id, (count, last_ms)) in uses {
+                    stmt.execute(params![id, to_i64(*count), last_ms])?;
+                }
+            }
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO link_audit (link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for rec in batch {
+                    stmt.execute(params![
+                        rec.link_id,
+                        rec.at_ms,
+                        rec.client_ip,
+                        rec.user_agent,
+                        rec.method,
+                        rec.status,
+                        rec.outcome,
+                        to_i64(rec.bytes)
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Puts back what a failed flush took, merging with anything buffered since.
+    fn requeue(&self, batch: Vec<AuditRecord>, uses: HashMap<String, (u64, i64)>) {
+        if let Ok(mut buffered) = self.audit_buffer.lock() {
+            let newer = std::mem::replace(&mut *buffered, batch);
+            buffered.extend(newer);
+            if buffered.len() > MAX_BUFFERED_AUDIT {
+                let dropped = buffered.len() - MAX_BUFFERED_AUDIT;
+                buffered.drain(..dropped);
+                tracing::error!(dropped, "link audit rows could not be written for a while; the oldest were dropped");
+            }
+        }
+        if let Ok(mut buffered) = self.use_buffer.lock() {
+            for (id, (count, last_ms)) in uses {
+                let entry = buffered.entry(id).or_insert((0, last_ms));
+                entry.0 += count;
+                entry.1 = entry.1.max(last_ms);
+            }
+        }
+    }
+
+    /// Reads show buffered rows and counts: flush first. A flush that fails (say,
+    /// a full disk) keeps them buffered and does not fail the read.
+    fn flush_before_read(&self) {
+        if let Err(e) = self.flush_audit() {
+            tracing::warn!(error = %e, "cannot write buffered link audit rows and use counts; they stay buffered");
+        }
     }
 }
 
@@ -484,6 +532,32 @@ mod tests {
         s.flush_audit().unwrap();
         assert_eq!(s.list_links(&LinkFilter::default(), 10).unwrap()[0].uses, 4);
         assert!(s.use_buffer.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_flush_keeps_rows_and_counts_for_the_next_one() {
+        let s = store();
+        s.create_link(&object_link("u", "b", "k")).unwrap();
+        s.note_use("u", 2_000).unwrap();
+        let row = AuditRecord {
+            link_id: "u".into(),
+            at_ms: 2_000,
+            client_ip: "192.0.2.1".into(),
+            user_agent: None,
+            method: "GET".into(),
+            status: 200,
+            outcome: "granted".into(),
+            bytes: 10,
+        };
+        s.append_audit(&row).unwrap();
+        s.write(|c| c.execute_batch("ALTER TABLE link_audit RENAME TO link_audit_away")).unwrap();
+        assert!(s.flush_audit().is_err());
+        s.note_use("u", 3_000).unwrap();
+        assert_eq!(s.link("u").unwrap().unwrap().uses, 0, "a read still answers while the flush fails");
+        s.write(|c| c.execute_batch("ALTER TABLE link_audit_away RENAME TO link_audit")).unwrap();
+        s.flush_audit().unwrap();
+        assert_eq!(s.link("u").unwrap().unwrap().uses, 2, "both uses were kept");
+        assert_eq!(s.audit("u", 10).unwrap(), [row]);
     }
 
     #[test]

@@ -100,12 +100,21 @@ fn link_op(f: Op) -> impl Fn(Call) -> std::future::Ready<Response> + Clone + Sen
 
 /// [`link_op`] on a blocking thread, for handlers that do deliberately slow work
 /// (hashing a link password with argon2id) which must not stall the async workers.
+/// It holds one of the same permits as password checks at redemption (one per
+/// core), so neither can crowd out the rest of the server.
 fn blocking_link_op(f: Op) -> impl Fn(Call) -> futures_util::future::BoxFuture<'static, Response> + Clone + Send + Sync + 'static {
     move |call| {
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&call).map_or_else(|p| p.at(&call.path).into_response(), IntoResponse::into_response))
-                .await
-                .unwrap_or_else(|_| Problem::unavailable().into_response())
+            let Ok(permit) = call.state.link_guards.hashing.clone().acquire_owned().await else {
+                return Problem::unavailable().into_response();
+            };
+            tokio::task::spawn_blocking(move || {
+                let answer = f(&call).map_or_else(|p| p.at(&call.path).into_response(), IntoResponse::into_response);
+                drop(permit);
+                answer
+            })
+            .await
+            .unwrap_or_else(|_| Problem::unavailable().into_response())
         })
     }
 }
