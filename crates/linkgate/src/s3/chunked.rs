@@ -449,8 +449,11 @@ impl ChunkedDecoder {
                 }
                 State::Header => {
                     let Some(line) = take_line(buf, eof)? else {
+                        if eof {
+                            return Err(ChunkedError::Truncated);
+                        }
                         self.state = State::Header;
-                        return if eof { Err(ChunkedError::Truncated) } else { Ok(None) };
+                        return Ok(None);
                     };
                     let (size, signature) = parse_chunk_header(&line, self.mode.signs_chunks())?;
                     self.begin_chunk(size, signature)?;
@@ -1330,6 +1333,13 @@ mod tests {
         }
         // Unsigned without a trailer or length: cut at a chunk boundary.
         assert!(matches!(run(unsigned(None, None), b"5\r\nhello\r\n").1, Err(ChunkedError::Truncated)));
+        // Truncated is final, like every error: more bytes do not revive the decoder.
+        let mut d = unsigned(None, None);
+        let mut buf = BytesMut::from(&b"5\r\nhello\r\n"[..]);
+        assert!(matches!(d.decode(&mut buf), Ok(Some(ChunkedEvent::Data(_)))));
+        assert!(matches!(d.decode_eof(&mut buf), Err(ChunkedError::Truncated)));
+        let mut rest = BytesMut::from(&b"0\r\n\r\n"[..]);
+        assert!(d.decode(&mut rest).is_err(), "after Truncated the decoder only returns errors");
         assert!(matches!(run(unsigned(None, None), b"5\r\nhel").1, Err(ChunkedError::Truncated)));
         assert!(matches!(run(unsigned(None, None), b"5\r\nhello\r").1, Err(ChunkedError::Truncated)));
         assert!(matches!(run(unsigned(None, None), b"").1, Err(ChunkedError::Truncated)));

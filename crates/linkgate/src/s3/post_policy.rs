@@ -849,7 +849,7 @@ pub fn success_response(form: &PostForm, bucket: &str, key: &str, etag: &str, ba
             xml.push('<');
             xml.push_str(name);
             xml.push('>');
-            push_xml_text(&mut xml, value);
+            super::xml::escape_text_into(&mut xml, value);
             xml.push_str("</");
             xml.push_str(name);
             xml.push('>');
@@ -858,6 +858,21 @@ pub fn success_response(form: &PostForm, bucket: &str, key: &str, etag: &str, ba
         xml
     });
     SuccessResponse { status, location, etag, body }
+}
+
+/// Appends `text` with non-ASCII percent-escaped (UTF-8): it would not survive as
+/// a header value. Everything else is kept as sent.
+fn push_non_ascii_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
 }
 
 /// The redirect target with `bucket`, `key` and `etag` appended (form-encoded, as S3
@@ -872,17 +887,7 @@ fn redirect_url(url: &str, bucket: &str, key: &str, etag: &str) -> Option<String
         None => (url, None),
     };
     let mut out = String::with_capacity(url.len() + key.len() + 64);
-    // Non-ASCII would not survive as a header value; escape it, keep the rest as sent.
-    for c in base.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
+    push_non_ascii_escaped(&mut out, base);
     match base.find('?') {
         None => out.push('?'),
         Some(_) if base.ends_with(['?', '&']) => {}
@@ -898,7 +903,7 @@ fn redirect_url(url: &str, bucket: &str, key: &str, etag: &str) -> Option<String
     }
     if let Some(fragment) = fragment {
         out.push('#');
-        out.push_str(fragment);
+        push_non_ascii_escaped(&mut out, fragment);
     }
     Some(out)
 }
@@ -916,17 +921,6 @@ fn push_form_encoded(out: &mut String, value: &str) {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-}
-
-fn push_xml_text(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
         }
     }
 }
@@ -1759,6 +1753,13 @@ mod tests {
         assert_eq!(r.status, 303);
         assert_eq!(r.body, None);
         assert_eq!(r.location, "https://example.com/done?bucket=bkt&key=dir%2Fmy+file.txt&etag=%22d41d8cd98f00b204e9800998ecf8427e%22");
+        // Non-ASCII in a fragment is escaped like the rest: Location must be a valid header value.
+        let r = answer(&[("success_action_redirect", "https://h.test/#é")], "k");
+        assert!(r.location.ends_with("#%C3%A9"), "{}", r.location);
+        assert!(axum::http::HeaderValue::from_str(&r.location).is_ok());
+        // A key with a carriage return keeps it (as &#13;) in the 201 body.
+        let created = answer(&[("success_action_status", "201")], "a\rb");
+        assert!(created.body.as_deref().unwrap().contains("<Key>a&#13;b</Key>"), "{:?}", created.body);
         // An existing query is kept and extended; a fragment stays last.
         let r = answer(&[("success_action_redirect", "http://a.test/x?md5=1&u=a b#top")], "k");
         assert_eq!(r.location, "http://a.test/x?md5=1&u=a b&bucket=bkt&key=k&etag=%22d41d8cd98f00b204e9800998ecf8427e%22#top");

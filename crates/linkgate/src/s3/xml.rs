@@ -64,13 +64,23 @@ impl XmlWriter {
 
 /// Escapes `&`, `<`, `>`, `"`, `'` and control characters XML 1.0 cannot hold as-is.
 pub fn escape_into(out: &mut String, text: &str) {
+    escape(out, text, true);
+}
+
+/// [`escape_into`] for element text, leaving quotes as they are (S3 writes
+/// `<ETag>"…"</ETag>`, and byte-for-byte matters to some clients).
+pub fn escape_text_into(out: &mut String, text: &str) {
+    escape(out, text, false);
+}
+
+fn escape(out: &mut String, text: &str, quotes: bool) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+            '"' if quotes => out.push_str("&quot;"),
+            '\'' if quotes => out.push_str("&apos;"),
             '\t' | '\n' => out.push(c),
             '\r' => out.push_str("&#13;"),
             c if (c as u32) < 0x20 => out.push_str(&format!("&#{};", c as u32)),
