@@ -7,5 +7,6 @@ pub mod checksum;
 pub mod chunked;
 pub mod error;
 pub mod post_policy;
+pub mod requests;
 pub mod sigv2;
 pub mod xml;

@@ -8,6 +8,7 @@ use super::object::set;
 use super::{Ctx, S3Result, empty, iso8601_ms, now_ms, store_err, xml_response};
 use crate::auth::policy::{S3_DELETE_OBJECT, s3_object_arn};
 use crate::s3::error::S3Error;
+use crate::s3::requests::{DeleteRequest, parse_delete};
 use crate::s3::xml::{self, XmlWriter};
 use crate::store::DeleteBucket;
 
@@ -122,8 +123,6 @@ pub(crate) fn get_location(ctx: &Ctx<'_>, bucket: &str) -> S3Result {
 }
 
 /// Most keys one DeleteObjects request may name.
-const MAX_DELETE_KEYS: usize = 1000;
-
 /// DeleteObjects (POST ?delete).
 pub(crate) async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, body: Body) -> S3Result {
     let has_digest = ctx.header("content-md5").is_some()
@@ -133,12 +132,7 @@ pub(crate) async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, body: Body) -> S
         return Err(S3Error::invalid_request("Missing required header for this request: Content-MD5"));
     }
     let doc = read_small(ctx, body, 2 * 1024 * 1024).await?;
-    let root = xml::parse(&doc).filter(|r| r.name == "Delete").ok_or_else(S3Error::malformed_xml)?;
-    let quiet = root.child_text("Quiet").is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-    let keys: Vec<String> = root.children_named("Object").filter_map(|o| o.child_text("Key").map(str::to_owned)).collect();
-    if keys.is_empty() || keys.len() > MAX_DELETE_KEYS || keys.len() != root.children_named("Object").count() {
-        return Err(S3Error::malformed_xml());
-    }
+    let DeleteRequest { quiet, keys } = parse_delete(&doc)?;
     if ctx.state.store.bucket(bucket).map_err(store_err)?.is_none() {
         return Err(S3Error::no_such_bucket(bucket));
     }

@@ -13,75 +13,7 @@ use super::body::read_small;
 use super::{Ctx, S3Result, Target, empty, store_err, xml_response};
 use crate::http::AppState;
 use crate::s3::error::S3Error;
-use crate::s3::xml::{self, XmlWriter};
-
-/// One `<CORSRule>`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct CorsRule {
-    pub(crate) id: Option<String>,
-    pub(crate) origins: Vec<String>,
-    pub(crate) methods: Vec<String>,
-    pub(crate) headers: Vec<String>,
-    pub(crate) expose: Vec<String>,
-    pub(crate) max_age: Option<u64>,
-}
-
-const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
-
-/// Parses and validates a `CORSConfiguration` document.
-pub(crate) fn parse_config(doc: &[u8]) -> Result<Vec<CorsRule>, S3Error> {
-    let root = xml::parse(doc).filter(|r| r.name == "CORSConfiguration").ok_or_else(S3Error::malformed_xml)?;
-    let mut rules = Vec::new();
-    for r in root.children_named("CORSRule") {
-        let texts = |name: &str| r.children_named(name).map(|e| e.text.trim().to_owned()).collect::<Vec<_>>();
-        let rule = CorsRule {
-            id: r.child_text("ID").map(|s| s.trim().to_owned()),
-            origins: texts("AllowedOrigin"),
-            methods: texts("AllowedMethod"),
-            headers: texts("AllowedHeader"),
-            expose: texts("ExposeHeader"),
-            max_age: r.child_text("MaxAgeSeconds").and_then(|m| m.trim().parse().ok()),
-        };
-        if rule.origins.is_empty() || rule.methods.is_empty() {
-            return Err(S3Error::malformed_xml());
-        }
-        if let Some(bad) = rule.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
-            return Err(S3Error::invalid_request(format!("Found unsupported HTTP method in CORS config. Unsupported method is {bad}")));
-        }
-        if rule.origins.iter().chain(rule.headers.iter()).any(|o| o.matches('*').count() > 1) {
-            return Err(S3Error::invalid_request("AllowedOrigin and AllowedHeader can have at most one * wildcard"));
-        }
-        rules.push(rule);
-    }
-    if rules.is_empty() || rules.len() > 100 {
-        return Err(S3Error::malformed_xml());
-    }
-    Ok(rules)
-}
-
-fn render_config(rules: &[CorsRule]) -> String {
-    let mut w = XmlWriter::document();
-    w.open_root("CORSConfiguration");
-    for r in rules {
-        w.open("CORSRule");
-        if let Some(id) = &r.id {
-            w.element("ID", id);
-        }
-        for (tag, list) in
-            [("AllowedHeader", &r.headers), ("AllowedMethod", &r.methods), ("AllowedOrigin", &r.origins), ("ExposeHeader", &r.expose)]
-        {
-            for v in list {
-                w.element(tag, v);
-            }
-        }
-        if let Some(m) = r.max_age {
-            w.element("MaxAgeSeconds", &m.to_string());
-        }
-        w.close("CORSRule");
-    }
-    w.close("CORSConfiguration");
-    w.finish()
-}
+use crate::s3::requests::{CorsRule, parse_cors as parse_config, render_cors as render_config};
 
 /// `*` matches any run of characters, once; case-insensitive when asked.
 fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {

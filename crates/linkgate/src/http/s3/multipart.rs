@@ -10,7 +10,8 @@ use super::{Ctx, S3Result, empty, iso8601_ms, now_ms, store_err, xml_response};
 use crate::ids::random_hex;
 use crate::s3::checksum::ChecksumAlgorithm;
 use crate::s3::error::S3Error;
-use crate::s3::xml::{self, XmlWriter};
+use crate::s3::requests::parse_complete;
+use crate::s3::xml::XmlWriter;
 use crate::store::{Lookup, ObjectMeta, PartInfo, UploadInfo};
 
 /// Every part but the last must be at least this big (S3's rule).
@@ -108,23 +109,7 @@ pub(crate) async fn upload_part(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Bo
 pub(crate) async fn complete(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Body) -> S3Result {
     let upload = upload_for(ctx, bucket, key)?;
     let doc = read_small(ctx, body, 4 * 1024 * 1024).await?;
-    let root = xml::parse(&doc).filter(|r| r.name == "CompleteMultipartUpload").ok_or_else(S3Error::malformed_xml)?;
-    let mut requested = Vec::new();
-    for p in root.children_named("Part") {
-        let number = p.child_text("PartNumber").and_then(|n| n.trim().parse::<u32>().ok()).ok_or_else(S3Error::malformed_xml)?;
-        let etag = p.child_text("ETag").map(|e| e.trim().trim_matches('"').to_owned()).ok_or_else(S3Error::malformed_xml)?;
-        requested.push((number, etag));
-    }
-    if requested.is_empty() {
-        return Err(S3Error::malformed_xml());
-    }
-    if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(S3Error::new(
-            "InvalidPartOrder",
-            400,
-            "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
-        ));
-    }
+    let requested = parse_complete(&doc)?;
     let stored = ctx.state.store.parts(&upload.upload_id).map_err(store_err)?;
     let mut chosen: Vec<&PartInfo> = Vec::with_capacity(requested.len());
     for (number, etag) in &requested {
