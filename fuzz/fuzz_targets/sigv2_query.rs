@@ -2,10 +2,8 @@
 //! pairs, then `string_to_sign`, `sign` and `signature_matches` as the S3 handler uses
 //! them. Must never panic.
 //!
-//! Input: a raw query string. It is split into pairs the way the server does
-//! (`http::s3::Query::parse`, mirrored here: `&`-separated, empty segments dropped,
-//! first `=` splits, both sides percent-decoded with `sigv4::encode::decode` and read as
-//! UTF-8 with replacement characters), and also split naively (no decoding) so that
+//! Input: a raw query string. It is split into pairs by the server's own
+//! `linkgate::s3::query::Query::parse`, and also split naively (no decoding) so that
 //! undecoded text reaches the parser too.
 //!
 //! Properties:
@@ -18,6 +16,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use linkgate::s3::query::Query;
 use linkgate::s3::sigv2::{parse_query, sign, signature_matches, string_to_sign};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -54,15 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let raw = String::from_utf8_lossy(data);
 
     // As the server splits and decodes the query.
-    let decoded: Vec<(String, String)> = raw
-        .split('&')
-        .filter(|s| !s.is_empty())
-        .map(|seg| {
-            let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
-            let d = |s: &str| String::from_utf8_lossy(&sigv4::encode::decode(s)).into_owned();
-            (d(k), d(v))
-        })
-        .collect();
+    let decoded: Vec<(String, String)> = Query::parse(&raw).iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     check(&decoded);
 
     // Undecoded, split on `&` and `=` only: every byte sequence reaches the parser.

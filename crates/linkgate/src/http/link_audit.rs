@@ -61,12 +61,12 @@ impl Auditor {
 /// Audits `abandoned` (status 499, as nginx names a client that went away) if
 /// dropped before [`AbandonGuard::disarm`]: a request whose client left while its
 /// use was being committed still leaves a row for that use.
-pub(super) struct AbandonGuard(Option<Auditor>);
+pub(super) struct AbandonGuard<'a>(Option<&'a Auditor>);
 
-impl AbandonGuard {
+impl<'a> AbandonGuard<'a> {
     /// Armed: dropping it audits the abandonment.
-    pub(super) fn new(auditor: &Auditor) -> Self {
-        Self(Some(auditor.clone()))
+    pub(super) fn new(auditor: &'a Auditor) -> Self {
+        Self(Some(auditor))
     }
 
     /// The request went on to be answered (and audited) normally.
@@ -75,7 +75,7 @@ impl AbandonGuard {
     }
 }
 
-impl Drop for AbandonGuard {
+impl Drop for AbandonGuard<'_> {
     fn drop(&mut self) {
         if let Some(a) = self.0.take() {
             a.record(499, "abandoned", 0);

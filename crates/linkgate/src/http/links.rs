@@ -49,6 +49,11 @@ pub(super) fn page(status: u16, title: &str, message: &str, html: bool) -> Respo
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
 }
 
+/// 503: the store (or a worker) could not answer; fail closed.
+fn unavailable(html: bool) -> Response {
+    page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html)
+}
+
 pub(super) fn denied(d: &LinkDenial, html: bool) -> Response {
     page(d.status, d.reason, d.message, html)
 }
@@ -93,7 +98,7 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         Ok(None) => return page(404, "Unknown link", "This link does not exist.", html),
         Err(e) => {
             tracing::error!(error = %e, "link store failed");
-            return page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html);
+            return unavailable(html);
         }
     };
     let auditor = Auditor::new(
@@ -109,7 +114,6 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
             bytes: 0,
         },
     );
-    let audit = |status: u16, outcome: &str, bytes: u64| auditor.record(status, outcome, bytes);
     let mut body = body;
     let mut offered = offered_password(&parts.headers);
     parts.headers.remove(PASSWORD_HEADER);
@@ -119,7 +123,7 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         offered = match read_form_password(body).await {
             Ok(p) => p,
             Err(r) => {
-                audit(r.status().as_u16(), "bad-form", 0);
+                auditor.record(r.status().as_u16(), "bad-form", 0);
                 return r;
             }
         };
@@ -127,14 +131,14 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         method = Method::GET;
     }
     if let Some((outcome, refused)) = shape_refusal(&link, &method, has_suffix, html) {
-        audit(refused.status().as_u16(), outcome, 0);
+        auditor.record(refused.status().as_u16(), outcome, 0);
         return refused;
     }
     if let Err(d) = links::judge(&link, now, ip) {
-        audit(d.status, d.reason, 0);
+        auditor.record(d.status, d.reason, 0);
         return denied(&d, html);
     }
-    if let Some(refused) = password_gate(state, &link, offered, ip, now, html, &audit).await {
+    if let Some(refused) = password_gate(state, &link, offered, ip, now, html, &auditor).await {
         return refused;
     }
     if let LinkTarget::Upstream { name, path } = &link.target {
@@ -145,7 +149,7 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         return page(500, "Internal error", "Unexpected link target.", html);
     };
     let action = if wants_put { S3_PUT_OBJECT } else { S3_GET_OBJECT };
-    if let Some(refused) = issuer_refusal(state, &link, action, &s3_object_arn(bucket, key), ip, html, &audit) {
+    if let Some(refused) = issuer_refusal(state, &link, action, &s3_object_arn(bucket, key), ip, html, &auditor) {
         return refused;
     }
     if wants_put {
@@ -154,18 +158,18 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
     let meta = match state.store.object(bucket, key) {
         Ok(Lookup::Found(m)) => m,
         Ok(_) => {
-            audit(404, "no-such-object", 0);
+            auditor.record(404, "no-such-object", 0);
             return page(404, "Not found", "The shared file no longer exists.", html);
         }
         Err(e) => {
             tracing::error!(error = %e, "metadata store failed");
-            audit(503, "unavailable", 0);
+            auditor.record(503, "unavailable", 0);
             return page(503, "Unavailable", "Try again shortly.", html);
         }
     };
     let head = method == Method::HEAD;
     if !head && let Some(d) = consume(state, &link, now, &auditor).await {
-        audit(d.status, d.reason, 0);
+        auditor.record(d.status, d.reason, 0);
         return denied(&d, html);
     }
     if !head && link.delivery == "redirect" {
@@ -173,7 +177,7 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
         let location = redirect_url(state, host, bucket, key, link.filename.as_deref());
         // After the password form's POST, 303 makes the browser follow with a GET.
         let status = if parts.method == Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
-        audit(status.as_u16(), "redirected", 0);
+        auditor.record(status.as_u16(), "redirected", 0);
         let mut r = (status, [(header::CACHE_CONTROL, "private, no-store")]).into_response();
         if let Ok(v) = HeaderValue::from_str(&location) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -190,14 +194,14 @@ async fn redeem_link(state: &Arc<AppState>, token: &str, req: Request) -> Respon
             }
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             if head {
-                audit(r.status().as_u16(), "head", 0);
+                auditor.record(r.status().as_u16(), "head", 0);
                 return r;
             }
             // Audited when the body ends or the client goes away, with the bytes sent.
             auditor.metered(r, "granted")
         }
         Err(e) => {
-            audit(e.status, e.code, 0);
+            auditor.record(e.status, e.code, 0);
             page(e.status, e.code, &e.message, html)
         }
     }
@@ -311,23 +315,23 @@ async fn password_gate(
     ip: IpAddr,
     now: i64,
     html: bool,
-    audit: &(dyn Fn(u16, &str, u64) + Sync),
+    auditor: &Auditor,
 ) -> Option<Response> {
     let phc = link.password_hash.clone()?;
     let banned = |secs: u64| {
-        audit(429, "password-ban", 0);
+        auditor.record(429, "password-ban", 0);
         Some(too_many(secs, "Too many wrong passwords were tried for this link from your network address. Try again later.", html))
     };
     if let Some(secs) = state.link_guards.passwords.banned(&link.id, ip, now) {
         return banned(secs);
     }
     let Some(offered) = offered else {
-        audit(401, "password-required", 0);
+        auditor.record(401, "password-required", 0);
         return Some(password_page(link, None, html));
     };
     let Ok(permit) = state.link_guards.hashing.clone().acquire_owned().await else {
-        audit(503, "unavailable", 0);
-        return Some(page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html));
+        auditor.record(503, "unavailable", 0);
+        return Some(unavailable(html));
     };
     let (shared, id) = (state.clone(), link.id.clone());
     let checked = tokio::task::spawn_blocking(move || {
@@ -349,12 +353,12 @@ async fn password_gate(
         Ok(Verdict::Matched) => None,
         Ok(Verdict::Banned(secs)) => banned(secs),
         Ok(Verdict::Wrong { attempts_left }) => {
-            audit(401, "wrong-password", 0);
+            auditor.record(401, "wrong-password", 0);
             Some(password_page(link, Some(attempts_left), html))
         }
         Err(_) => {
-            audit(503, "unavailable", 0);
-            Some(page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html))
+            auditor.record(503, "unavailable", 0);
+            Some(unavailable(html))
         }
     }
 }
@@ -440,18 +444,18 @@ pub(super) fn issuer_refusal(
     resource: &str,
     ip: IpAddr,
     html: bool,
-    audit: &(dyn Fn(u16, &str, u64) + Sync),
+    auditor: &Auditor,
 ) -> Option<Response> {
     match state.authority.issuer_allows(&link.issuer, action, resource, ip) {
         Ok(true) => None,
         Ok(false) => {
-            audit(403, "issuer-denied", 0);
+            auditor.record(403, "issuer-denied", 0);
             Some(page(403, "Access denied", "The person who shared this link can no longer grant it.", html))
         }
         Err(e) => {
             tracing::error!(error = %e, "identity store failed");
-            audit(503, "unavailable", 0);
-            Some(page(503, "Unavailable", "The service cannot check this link right now. Try again shortly.", html))
+            auditor.record(503, "unavailable", 0);
+            Some(unavailable(html))
         }
     }
 }
@@ -529,14 +533,13 @@ async fn upload(
     html: bool,
     auditor: &Auditor,
 ) -> Response {
-    let audit = |status: u16, outcome: &str, bytes: u64| auditor.record(status, outcome, bytes);
     if let Some(d) = consume(state, link, now, auditor).await {
-        audit(d.status, d.reason, 0);
+        auditor.record(d.status, d.reason, 0);
         return denied(&d, html);
     }
     match commit_plain(state, bucket, key, headers, body).await {
         Ok(etag) => {
-            audit(200, "uploaded", 0);
+            auditor.record(200, "uploaded", 0);
             let mut r = page(200, "Uploaded", "Thank you: the file was received.", html);
             if let Ok(v) = HeaderValue::from_str(&etag) {
                 r.headers_mut().insert(header::ETAG, v);
@@ -544,7 +547,7 @@ async fn upload(
             r
         }
         Err(e) => {
-            audit(e.status, e.code, 0);
+            auditor.record(e.status, e.code, 0);
             page(e.status, e.code, &e.message, html)
         }
     }

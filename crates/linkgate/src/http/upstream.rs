@@ -429,35 +429,33 @@ pub(super) async fn redeem(
     html: bool,
     auditor: &Auditor,
 ) -> Response {
-    let audit = |status: u16, outcome: &str, bytes: u64| auditor.record(status, outcome, bytes);
-    let audit = &audit;
     let method = parts.method.clone();
     // The method, state and client address were judged, and the password checked,
     // by the caller.
-    if let Some(refused) = super::links::issuer_refusal(state, link, LINKGATE_CREATE_LINK, &upstream_arn(name), ip, html, audit) {
+    if let Some(refused) = super::links::issuer_refusal(state, link, LINKGATE_CREATE_LINK, &upstream_arn(name), ip, html, auditor) {
         return refused;
     }
     let Some(up) = state.upstreams.get(name) else {
         tracing::error!(upstream = name, "link names an upstream that is not configured");
-        audit(502, "upstream-not-configured", 0);
+        auditor.record(502, "upstream-not-configured", 0);
         return page(502, "Upstream unavailable", "The service behind this link is not configured any more.", html);
     };
     let suffix = suffix_after_token(parts.uri.path(), token);
     let (path, query) = match forward_target(&up.base_path, link_path, suffix, parts.uri.query().unwrap_or("")) {
         Ok(t) => t,
         Err(msg) => {
-            audit(400, "bad-path", 0);
+            auditor.record(400, "bad-path", 0);
             return page(400, "Bad request", msg, html);
         }
     };
     let body = match Limited::new(body, MAX_FORWARD_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            audit(413, "body-too-large", 0);
+            auditor.record(413, "body-too-large", 0);
             return page(413, "Too large", "The request body is larger than 10 MiB.", html);
         }
         Err(_) => {
-            audit(400, "body-read-failed", 0);
+            auditor.record(400, "body-read-failed", 0);
             return page(400, "Bad request", "The request body could not be read.", html);
         }
     };
@@ -466,7 +464,7 @@ pub(super) async fn redeem(
     // the upstream without limit. (Object links answer HEAD themselves, for free.)
     let head = method == Method::HEAD;
     if let Some(d) = consume(state, link, now, auditor).await {
-        audit(d.status, d.reason, 0);
+        auditor.record(d.status, d.reason, 0);
         return denied(&d, html);
     }
     let headers = forward_request_headers(&parts.headers);
@@ -477,7 +475,7 @@ pub(super) async fn redeem(
             *out.status_mut() = answer.status;
             *out.headers_mut() = forward_response_headers(&answer.headers);
             if head {
-                audit(answer.status.as_u16(), "head", 0);
+                auditor.record(answer.status.as_u16(), "head", 0);
                 return out;
             }
             // Audited when the answer has been relayed (or abandoned), with the bytes sent.
@@ -485,13 +483,13 @@ pub(super) async fn redeem(
         }
         Err(ForwardError::Timeout) => {
             tracing::warn!(upstream = name, "upstream timed out");
-            audit(504, "upstream-timeout", 0);
+            auditor.record(504, "upstream-timeout", 0);
             let msg = format!("upstream timed out: the service behind this link did not answer within {} s.", up.timeout.as_secs());
             page(StatusCode::GATEWAY_TIMEOUT.as_u16(), "Gateway timeout", &msg, html)
         }
         Err(ForwardError::Unreachable(e)) => {
             tracing::warn!(upstream = name, error = %e, "upstream unreachable");
-            audit(502, "upstream-unreachable", 0);
+            auditor.record(502, "upstream-unreachable", 0);
             page(StatusCode::BAD_GATEWAY.as_u16(), "Bad gateway", "upstream unreachable", html)
         }
     }

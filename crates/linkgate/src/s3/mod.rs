@@ -7,6 +7,7 @@ pub mod checksum;
 pub mod chunked;
 pub mod error;
 pub mod post_policy;
+pub mod query;
 pub mod requests;
 pub mod sigv2;
 pub mod xml;

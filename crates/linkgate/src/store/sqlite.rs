@@ -63,7 +63,7 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// Small writes for the committer thread to commit together (see
     /// [`SqliteStore::write_grouped`]).
-    queue: Mutex<std::sync::mpsc::Sender<GroupJob>>,
+    queue: std::sync::mpsc::Sender<GroupJob>,
     /// Link audit rows not yet written (see `LinkStore::flush_audit`).
     pub(super) audit_buffer: Mutex<Vec<super::links::AuditRecord>>,
     /// Uses of links without `max_uses` not yet written: link id → (count, last
@@ -115,7 +115,7 @@ impl SqliteStore {
             writer,
             readers,
             next_reader: AtomicUsize::new(0),
-            queue: Mutex::new(queue),
+            queue,
             audit_buffer: Mutex::new(Vec::new()),
             use_buffer: Mutex::default(),
             flush_lock: Mutex::default(),
@@ -156,9 +156,7 @@ impl SqliteStore {
         });
         // If the committer is gone the job (and its sender) is dropped and the
         // receiver reports the failure.
-        if let Ok(queue) = self.queue.lock() {
-            let _ = queue.send(job);
-        }
+        let _ = self.queue.send(job);
         rx
     }
 

@@ -32,6 +32,7 @@ use sigv4::AmzDate;
 use super::AppState;
 use crate::ids;
 use crate::s3::error::S3Error;
+use crate::s3::query::Query;
 
 /// What the path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,37 +90,6 @@ fn invalid_uri() -> S3Error {
 
 fn decode_utf8(raw: &str) -> Result<String, S3Error> {
     String::from_utf8(sigv4::encode::decode(raw).into_owned()).map_err(|_| invalid_uri())
-}
-
-/// Decoded query parameters, in order.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub(crate) fn parse(raw: &str) -> Self {
-        let pairs = raw
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|seg| {
-                let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
-                let d = |s: &str| String::from_utf8_lossy(&sigv4::encode::decode(s)).into_owned();
-                (d(k), d(v))
-            })
-            .collect();
-        Self(pairs)
-    }
-
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    pub(crate) fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
 }
 
 /// One authenticated request, as the operation handlers see it.
@@ -216,9 +186,9 @@ async fn route(ctx: &Ctx<'_>, target: &Target, body: Body) -> S3Result {
             bucket::validate_name(b)?;
             match *m {
                 Method::PUT if q.has("cors") => cors::put_bucket_cors(ctx, b, body).await,
-                Method::PUT if q.0.is_empty() => bucket::create_bucket(ctx, b, body).await,
+                Method::PUT if q.is_empty() => bucket::create_bucket(ctx, b, body).await,
                 Method::DELETE if q.has("cors") => cors::delete_bucket_cors(ctx, b),
-                Method::DELETE if q.0.is_empty() => bucket::delete_bucket(ctx, b),
+                Method::DELETE if q.is_empty() => bucket::delete_bucket(ctx, b),
                 Method::HEAD => bucket::head_bucket(ctx, b),
                 Method::GET if q.has("cors") => cors::get_bucket_cors(ctx, b),
                 Method::GET if q.has("location") => bucket::get_location(ctx, b),
