@@ -140,6 +140,35 @@ pub struct LimitsConfig {
     pub password_attempts: u32,
     /// The brute-force window and ban, seconds.
     pub password_ban_secs: u64,
+    /// Most connections open at once. At the cap, an idle keep-alive connection is
+    /// closed to make room; if none is idle, the new connection is answered 503
+    /// and closed, so a flood of sockets never locks every client out.
+    pub max_connections: usize,
+    /// A connection with no request in flight that sends nothing for this long is
+    /// closed (keep-alive and freshly opened sockets alike), seconds.
+    pub idle_timeout_secs: u64,
+    /// Longest time from the first byte of a request head to its end, seconds:
+    /// a head sent a byte at a time is cut off (slowloris).
+    pub header_timeout_secs: u64,
+    /// Longest wait for the next byte of a request body a handler is reading,
+    /// seconds; beyond it the request fails with S3's 400 `RequestTimeout`.
+    pub body_timeout_secs: u64,
+    /// Longest wait for a client to accept more response bytes, seconds; beyond it
+    /// the connection is closed. A slow reader is fine; a stalled one is not.
+    pub send_timeout_secs: u64,
+    /// Largest request head (request line and headers), bytes, as S3: beyond it
+    /// the answer is 400 `RequestHeaderSectionTooLarge`.
+    pub max_header_bytes: usize,
+    /// Largest body of an admin API, STS or IAM request, bytes (policy documents
+    /// are the biggest thing sent).
+    pub max_api_body_bytes: usize,
+    /// Largest size of the fields before `file` in a browser POST upload, part
+    /// headers included, bytes (S3: 20 KiB, `MaxPostPreDataLengthExceeded`).
+    pub max_form_fields_bytes: usize,
+    /// Total memory all request bodies that must be read before their signature
+    /// can be checked (STS and IAM forms, admin calls without a signed payload
+    /// hash) may hold at once, bytes; beyond it, 503 with `Retry-After`.
+    pub preauth_memory_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -152,6 +181,15 @@ impl Default for LimitsConfig {
             link_burst: 200,
             password_attempts: 5,
             password_ban_secs: 900,
+            max_connections: 4096,
+            idle_timeout_secs: 60,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            send_timeout_secs: 60,
+            max_header_bytes: 8 * 1024,
+            max_api_body_bytes: 256 * 1024,
+            max_form_fields_bytes: 20 * 1024,
+            preauth_memory_bytes: 64 * 1024 * 1024,
         }
     }
 }
