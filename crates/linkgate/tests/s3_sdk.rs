@@ -1150,7 +1150,7 @@ fn assert_files_confined(s: &TestServer) {
         } else {
             let name = rel.to_str().unwrap();
             assert!(
-                name.starts_with("linkgate.db") || name == "master.key" || name == "root-credentials",
+                name.starts_with("linkgate.db") || name == "master.key" || name == "root-credentials" || name == "linkgate.lock",
                 "unexpected file {}",
                 path.display()
             );

@@ -6,13 +6,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials as StsCredentials, Region};
-use common::{ACCESS_KEY, REGION, SECRET_KEY, TestServer, presign_for, send_presigned};
-use linkgate::auth::secrets::{new_access_key_id, new_secret_access_key};
-use linkgate::store::identity::{AddKey, KeyRecord, RoleRecord};
+use common::{REGION, ROOT, SECRET_KEY, TestServer, api, presign_for, send_presigned};
+use serde_json::{Value, json};
 
 fn sts(server: &TestServer, ak: &str, sk: &str) -> aws_sdk_sts::Client {
     sts_with(server, StsCredentials::new(ak, sk, None, None, "test"))
@@ -38,29 +35,12 @@ async fn setup(server: &TestServer) -> (String, String, String) {
     let s3 = server.client();
     s3.create_bucket().bucket("bkt").send().await.unwrap();
     s3.put_object().bucket("bkt").key("k").body(b"hello".to_vec().into()).send().await.unwrap();
-    let authority = &server.state.authority;
-    let store = authority.store();
-    assert!(store.create_user("alice", 0).unwrap());
-    let (ak, sk) = (new_access_key_id(false), new_secret_access_key());
-    let key = KeyRecord {
-        secret_sealed: authority.master().seal(sk.as_bytes(), ak.as_bytes()),
-        access_key_id: ak.clone(),
-        user: "alice".into(),
-        active: true,
-        created_ms: 0,
-    };
-    assert_eq!(store.add_key(&key).unwrap(), AddKey::Added);
-    let role = RoleRecord {
-        name: "reader".into(),
-        created_ms: 0,
-        max_session_secs: 3600,
-        trusted_users: vec!["alice".into()],
-        policies: vec![("read".into(), READ_POLICY.into())],
-        revoked_before_ms: 0,
-    };
-    assert!(store.create_role(&role).unwrap());
-    authority.invalidate();
-    let account = linkgate::http::query::account_id(ACCESS_KEY);
+    assert_eq!(api(server, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": "alice"}))).await.status, 201);
+    let key: Value = serde_json::from_slice(&api(server, ROOT, "POST", "/-/api/v1/users/alice/keys", None).await.body).unwrap();
+    let (ak, sk) = (key["access_key_id"].as_str().unwrap().to_owned(), key["secret_access_key"].as_str().unwrap().to_owned());
+    let role = json!({"name": "reader", "trusted_users": ["alice"], "max_session_duration": 3600, "policy": READ_POLICY});
+    assert_eq!(api(server, ROOT, "POST", "/-/api/v1/roles", Some(role)).await.status, 201);
+    let account = server.state.identities.account_id();
     (ak, sk, format!("arn:aws:iam::{account}:role/reader"))
 }
 
@@ -107,13 +87,12 @@ async fn a_presigned_url_dies_with_its_session_not_its_expires() {
     let (ak, sk, _) = setup(&server).await;
     let out = sts(&server, &ak, &sk).get_session_token().duration_seconds(2).send().await.unwrap();
     // alice's own policy is what a GetSessionToken session carries.
-    let store = server.state.authority.store();
-    assert!(store.put_user_policy("alice", "read", READ_POLICY).unwrap());
-    server.state.authority.invalidate();
+    let policy = json!({"name": "read", "document": READ_POLICY});
+    assert_eq!(api(&server, ROOT, "PUT", "/-/api/v1/users/alice/policy", Some(policy)).await.status, 200);
     let s3 = server.client_with(|b| b.credentials_provider(creds(out.credentials().unwrap())));
     let url = s3.get_object().bucket("bkt").key("k").presigned(presign_for(3600)).await.unwrap();
     assert_eq!(send_presigned(&url, Vec::new()).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.clock.advance_ms(2500);
     send_presigned(&url, Vec::new()).await.assert_error(400, "ExpiredToken", Some("The provided token has expired."));
 }
 
@@ -127,13 +106,11 @@ async fn revoking_role_sessions_kills_old_urls_but_not_new_sessions() {
     let url = old_s3.get_object().bucket("bkt").key("k").presigned(presign_for(600)).await.unwrap();
     assert_eq!(send_presigned(&url, Vec::new()).await.status, 200);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    assert!(server.state.authority.store().revoke_role_sessions("reader", now_ms).unwrap());
-    server.state.authority.invalidate();
+    server.clock.advance_ms(1100);
+    assert_eq!(api(&server, ROOT, "POST", "/-/api/v1/roles/reader/revoke-sessions", None).await.status, 200);
     send_presigned(&url, Vec::new()).await.assert_error(403, "AccessDenied", None);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    server.clock.advance_ms(1100);
     let new = client.assume_role().role_arn(&role_arn).role_session_name("new").send().await.unwrap();
     let new_s3 = server.client_with(|b| b.credentials_provider(creds(new.credentials().unwrap())));
     let url = new_s3.get_object().bucket("bkt").key("k").presigned(presign_for(600)).await.unwrap();

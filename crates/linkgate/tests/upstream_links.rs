@@ -40,7 +40,6 @@ use common::{ROOT, Resp, TestServer, api, as_user, http};
 use http_body_util::BodyExt as _;
 use linkgate::config::UpstreamConfig;
 use linkgate::credentials::Environment;
-use linkgate::store::links::{LinkIssuer, LinkRecord, LinkTarget};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache};
@@ -270,36 +269,25 @@ async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_w
     upstream_api.set_clock_offset(0);
 
     // (2) A link created 3 days ago (valid one more day) still works: linkgate
-    // signs at the moment it forwards.
-    let (token, hash) = linkgate::links::new_token();
-    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // signs at the moment it forwards. The server's clock goes back 3 days to
+    // create it, then returns to now.
     let three_days_ms = 3 * 86_400_000;
-    let old = LinkRecord {
-        id: linkgate::links::new_link_id(),
-        token_hash: hash,
-        issuer: LinkIssuer::Root,
-        target: LinkTarget::Upstream { name: "billing".into(), path: "/v1/old".into() },
-        method: "GET".into(),
-        delivery: "stream".into(),
-        created_ms: now_ms - three_days_ms,
-        expires_ms: now_ms + 86_400_000,
-        not_before_ms: None,
-        max_uses: None,
-        uses: 0,
-        allowed_ips: Vec::new(),
-        filename: None,
-        password_hash: None,
-        group: None,
-        revoked_ms: None,
-    };
-    s.state.links.create_link(&old).unwrap();
+    let root = s.state.identities.resolve(common::ACCESS_KEY).await.unwrap().unwrap();
+    let caller = linkgate::services::identities::Caller { credential: root, ctx: linkgate::context::RequestContext::internal(0) };
+    let target =
+        linkgate::services::links::TargetSpec { upstream: Some("billing".into()), path: Some("/v1/old".into()), ..Default::default() };
+    let spec = linkgate::services::links::LinkSpec { target, expires_in: Some(4 * 86_400), ..Default::default() };
+    s.clock.advance_ms(-three_days_ms);
+    let old = s.state.links.create(&caller, spec).await.unwrap();
+    s.clock.advance_ms(three_days_ms);
+    let (token, old_created_ms) = (old.token, old.record.created_ms);
     let r = http("GET", &format!("{}/l/{token}", s.endpoint), &[], Vec::new()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(body(&r)["path"], "/prod/v1/old");
     let seen = upstream_api.seen().pop().unwrap();
     assert!(seen.accepted);
     let signed_at = seen.amz_date().unix();
-    assert!(signed_at * 1000 - old.created_ms > three_days_ms - 60_000, "signed at forwarding time, days after the link was made");
+    assert!(signed_at * 1000 - old_created_ms > three_days_ms - 60_000, "signed at forwarding time, days after the link was made");
     assert!((signed_at - AmzDate::now().unix()).abs() <= 5, "and within seconds of now");
 
     // (3) Two redemptions a second apart carry two different, each-valid dates.
@@ -491,7 +479,7 @@ async fn an_upstream_slower_than_its_timeout_secs_is_504_and_the_use_is_spent() 
 
 #[tokio::test]
 async fn a_body_over_10_mib_is_413_and_nothing_is_forwarded() {
-    let max = linkgate::http::upstream::MAX_FORWARD_BODY;
+    let max = linkgate::upstream::MAX_FORWARD_BODY;
     assert_eq!(max, 10 * 1024 * 1024);
     let (s, upstream_api) = setup().await;
     let link = create(&s, json!({"upstream": "billing", "path": "/v1/uploads", "method": "PUT", "max_uses": 1})).await;
@@ -560,21 +548,22 @@ async fn head_reaches_the_upstream_so_it_takes_a_use() {
     assert_eq!(show(&s, &link_id(&head_link)).await["uses"], 1);
 }
 
-#[test]
-fn timeout_secs_0_is_refused_at_startup_naming_the_entry() {
+#[tokio::test]
+async fn timeout_secs_0_is_refused_at_startup_naming_the_entry() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = linkgate::config::Config::load(None, &[]).unwrap();
     config.data_dir = tmp.path().join("data");
     config.upstreams.push(upstream("billing", "http://127.0.0.1:9/prod".into()));
     config.upstreams.push(UpstreamConfig { timeout_secs: Some(0), ..upstream("reports", "http://127.0.0.1:9/prod".into()) });
     let root = linkgate::auth::RootCredentials { access_key_id: common::ACCESS_KEY.into(), secret_access_key: common::SECRET_KEY.into() };
-    let master = linkgate::auth::secrets::MasterKey::from_bytes([7; 32]);
-    let Err(e) = linkgate::cli::serve::open_state_in(config, root, master, &UpstreamEnv) else {
+    let secrets = linkgate::app::Secrets { root, master: linkgate::auth::secrets::MasterKey::from_bytes([7; 32]) };
+    let data_dir = linkgate::datadir::DataDir::open(&config.data_dir).unwrap();
+    let clock = Arc::new(linkgate::clock::SystemClock);
+    let Err(e) = linkgate::app::App::open(data_dir, config, secrets, &UpstreamEnv, clock).await else {
         panic!("timeout_secs = 0 was accepted");
     };
-    assert_eq!(e.exit_code, 2);
     assert_eq!(
-        e.message,
+        e.0,
         "invalid configuration: [[upstreams]] entry \"reports\": timeout_secs must be at least 1 (leave it out for the default of 30)"
     );
 }

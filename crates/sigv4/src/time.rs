@@ -82,7 +82,12 @@ impl AmzDate {
         let offset = match rest {
             [b'Z' | b'z'] => 0,
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let mins = digits(&[*h1, *h2])? * 60 + digits(&[*m1, *m2])?;
+                // RFC 3339 offsets are real ones: hours 00-23, minutes 00-59.
+                let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                let mins = h * 60 + m;
                 if *sign == b'+' { -mins * 60 } else { mins * 60 }
             }
             _ => return None,
@@ -315,6 +320,10 @@ mod tests {
         assert_eq!(AmzDate::parse_rfc3339("2015-08-30T12:36:00.123Z"), Some(z));
         assert_eq!(AmzDate::parse_rfc3339("2015-08-30T14:36:00+02:00"), Some(z));
         assert!(AmzDate::parse_rfc3339("2015-08-30").is_none());
+        for bad in ["2030-01-01T00:00:00+99:99", "2030-01-01T00:00:00+24:00", "2030-01-01T00:00:00-00:60"] {
+            assert!(AmzDate::parse_rfc3339(bad).is_none(), "{bad}");
+        }
+        assert!(AmzDate::parse_rfc3339("2030-01-01T00:00:00-23:59").is_some());
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //!
 //! Root credentials come from the environment or are generated once into the data
 //! dir; users, their keys and policies, roles and STS sessions live in the identity
-//! store. [`authority::Authority`] resolves any access key and judges each request
-//! at access time.
+//! store; [`crate::services::identities`] resolves any access key and judges each
+//! request at access time.
 
-pub mod authority;
 pub mod policy;
 pub mod secrets;
 

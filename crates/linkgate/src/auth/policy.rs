@@ -247,13 +247,11 @@ impl IpCondition {
     }
 }
 
-/// An address range; the network is stored with its host bits cleared. Shared with
-/// broker links (`allowed_ips`), so both judge addresses the same way.
+/// An address range, parsed strictly (no leading zeros in the prefix length, none
+/// in IPv4 octets) and matched with `ipnet`. Shared with broker links
+/// (`allowed_ips`), so both judge addresses the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cidr {
-    V4 { network: u32, mask: u32 },
-    V6 { network: u128, mask: u128 },
-}
+pub(crate) struct Cidr(ipnet::IpNet);
 
 impl Cidr {
     /// `ADDR/LEN` or a bare `ADDR` (a single host), IPv4 or IPv6.
@@ -262,36 +260,28 @@ impl Cidr {
             Some((addr, len)) => (addr, Some(len)),
             None => (text, None),
         };
+        // The standard parser refuses leading zeros in octets (`010.0.0.1` is
+        // octal to some tools and decimal to others: ambiguous, so refused).
         let addr: IpAddr = addr.parse().ok()?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match len {
             None => max,
-            // Digits only: `u32::from_str` would also take `+8`.
-            Some(len) if !len.is_empty() && len.len() <= 3 && len.bytes().all(|b| b.is_ascii_digit()) => len.parse().ok()?,
+            // Digits only, no leading zero: `u8::from_str` would take `+8` and `08`.
+            Some(len)
+                if (len == "0" || !len.starts_with('0')) && (1..=3).contains(&len.len()) && len.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                len.parse().ok()?
+            }
             Some(_) => return None,
         };
-        if len > max {
-            return None;
-        }
-        Some(match addr {
-            IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-                Cidr::V4 { network: u32::from(a) & mask, mask }
-            }
-            IpAddr::V6(a) => {
-                let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-                Cidr::V6 { network: u128::from(a) & mask, mask }
-            }
-        })
+        ipnet::IpNet::new(addr, len).ok().map(|net| Cidr(net.trunc()))
     }
 
     /// `ip` is canonical; an IPv4 source also matches IPv6 ranges over `::ffff:0:0/96`.
     pub(crate) fn contains(self, ip: IpAddr) -> bool {
-        match (self, ip) {
-            (Cidr::V4 { network, mask }, IpAddr::V4(a)) => u32::from(a) & mask == network,
-            (Cidr::V6 { network, mask }, IpAddr::V6(a)) => u128::from(a) & mask == network,
-            (Cidr::V6 { network, mask }, IpAddr::V4(a)) => u128::from(a.to_ipv6_mapped()) & mask == network,
-            (Cidr::V4 { .. }, IpAddr::V6(_)) => false,
+        match (self.0, ip) {
+            (ipnet::IpNet::V6(net), IpAddr::V4(v4)) => net.contains(&v4.to_ipv6_mapped()),
+            (net, ip) => net.contains(&ip),
         }
     }
 }
@@ -876,15 +866,30 @@ mod tests {
 
     #[test]
     fn cidr_parsing() {
-        assert_eq!(Cidr::parse("10.0.0.0/8"), Some(Cidr::V4 { network: 0x0a00_0000, mask: 0xff00_0000 }));
-        assert_eq!(Cidr::parse("10.1.2.3"), Some(Cidr::V4 { network: 0x0a01_0203, mask: u32::MAX }));
-        assert_eq!(Cidr::parse("0.0.0.0/0"), Some(Cidr::V4 { network: 0, mask: 0 }));
-        assert_eq!(Cidr::parse("::/0"), Some(Cidr::V6 { network: 0, mask: 0 }));
-        assert_eq!(Cidr::parse("::1"), Some(Cidr::V6 { network: 1, mask: u128::MAX }));
-        assert_eq!(Cidr::parse("10.0.0.0/008"), Some(Cidr::V4 { network: 0x0a00_0000, mask: 0xff00_0000 }));
-        for bad in ["10.0.0.0/33", "::/129", "10.0.0.0/0008", "10.0.0.0/-1", "x", "10.0.0.0/ 8", "/8"] {
+        let net = |s: &str| Some(Cidr(s.parse::<ipnet::IpNet>().unwrap()));
+        assert_eq!(Cidr::parse("10.0.0.0/8"), net("10.0.0.0/8"));
+        assert_eq!(Cidr::parse("10.1.2.3/8"), net("10.0.0.0/8"), "host bits are cleared");
+        assert_eq!(Cidr::parse("10.1.2.3"), net("10.1.2.3/32"));
+        assert_eq!(Cidr::parse("0.0.0.0/0"), net("0.0.0.0/0"));
+        assert_eq!(Cidr::parse("::/0"), net("::/0"));
+        assert_eq!(Cidr::parse("::1"), net("::1/128"));
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/008",
+            "1.2.3.4/08",
+            "010.0.0.1/8",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "x",
+            "10.0.0.0/ 8",
+            "/8",
+            "10.0.0.0/",
+        ] {
             assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
+        assert!(Cidr::parse("::ffff:192.0.2.0/120").unwrap().contains("192.0.2.7".parse().unwrap()));
+        assert!(!Cidr::parse("10.0.0.0/8").unwrap().contains("2001:db8::1".parse().unwrap()));
     }
 
     /// The matcher the real one must agree with: plain recursion over characters.

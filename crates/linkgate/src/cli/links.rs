@@ -14,7 +14,17 @@ use serde_json::{Map, Value, json};
 
 use super::admin::{AdminClient, AdminOptions, ApiRequest, api_path};
 use super::{CliError, parse_time};
-use crate::http::upstream::UPSTREAM_METHODS;
+use crate::links::model::LinkMethod;
+
+/// Methods an upstream link may name, as the CLI offers them.
+const UPSTREAM_METHODS: [&str; 6] = [
+    LinkMethod::Get.as_str(),
+    LinkMethod::Head.as_str(),
+    LinkMethod::Post.as_str(),
+    LinkMethod::Put.as_str(),
+    LinkMethod::Patch.as_str(),
+    LinkMethod::Delete.as_str(),
+];
 use crate::links::password::MAX_PASSWORD_LEN;
 
 /// The states a link can be in, as the server names them.

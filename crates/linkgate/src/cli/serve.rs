@@ -1,4 +1,6 @@
-//! `linkgate serve`: run the gateway.
+//! `linkgate serve`: run the gateway. Loads the configuration, locks the data dir,
+//! loads or generates the secrets, and hands everything to the composition root
+//! ([`crate::app`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,16 +9,13 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::CliError;
-use crate::auth::authority::Authority;
+use crate::app::{App, Secrets};
 use crate::auth::secrets::{MasterKey, MasterKeySource};
 use crate::auth::{RootCredentials, RootSource};
+use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::credentials::{Environment, ProcessEnvironment};
-use crate::http::upstream::Upstreams;
-use crate::http::{self, AppState};
-use crate::objects::FsObjects;
-use crate::store::cached::CachedStore;
-use crate::store::sqlite::SqliteStore;
+use crate::credentials::ProcessEnvironment;
+use crate::datadir::DataDir;
 
 /// Arguments of `linkgate serve`.
 #[derive(Debug, Args)]
@@ -45,12 +44,13 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, CliError> {
     Ok(config)
 }
 
-/// Opens the stores and builds the shared state.
-pub fn build_state(config: Config) -> Result<Arc<AppState>, CliError> {
+/// Loads (or generates, telling the operator once) the root credentials and the
+/// master key from the environment or the data dir.
+fn load_secrets(data_dir: &DataDir) -> Result<Secrets, CliError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| CliError::failure(format!("{what}: {e}"));
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| fail(&format!("cannot create data dir {}", config.data_dir.display()), &e))?;
+    let dir = data_dir.path();
     let (root, source) = RootCredentials::load_or_create(
-        &config.data_dir,
+        dir,
         std::env::var("LINKGATE_ROOT_ACCESS_KEY").ok(),
         std::env::var("LINKGATE_ROOT_SECRET_KEY").ok(),
     )
@@ -58,51 +58,17 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, CliError> {
     if source == RootSource::Generated {
         eprintln!(
             "linkgate: generated root credentials (saved to {}, mode 0600):\n  AWS_ACCESS_KEY_ID={}\n  AWS_SECRET_ACCESS_KEY={}",
-            config.data_dir.join("root-credentials").display(),
+            dir.join("root-credentials").display(),
             root.access_key_id,
             root.secret_access_key
         );
     }
-    let (master, master_source) = MasterKey::load_or_create(&config.data_dir, std::env::var("LINKGATE_MASTER_KEY").ok())
-        .map_err(|e| fail("cannot load the master key", &e))?;
+    let (master, master_source) =
+        MasterKey::load_or_create(dir, std::env::var("LINKGATE_MASTER_KEY").ok()).map_err(|e| fail("cannot load the master key", &e))?;
     if master_source == MasterKeySource::Generated {
-        eprintln!(
-            "linkgate: generated a master key at {} (mode 0600); back it up with the database",
-            config.data_dir.join("master.key").display()
-        );
+        eprintln!("linkgate: generated a master key at {} (mode 0600); back it up with the database", dir.join("master.key").display());
     }
-    open_state(config, root, master)
-}
-
-/// Opens the embedded stores under `config.data_dir` and builds the shared state.
-/// Tests use this with their own root credentials and master key.
-pub fn open_state(config: Config, root: RootCredentials, master: MasterKey) -> Result<Arc<AppState>, CliError> {
-    open_state_in(config, root, master, &ProcessEnvironment)
-}
-
-/// [`open_state`], with upstream credentials (`[[upstreams]]`, `credentials = "env"`
-/// or `"profile:NAME"`) read from `env` instead of the process environment.
-pub fn open_state_in(config: Config, root: RootCredentials, master: MasterKey, env: &dyn Environment) -> Result<Arc<AppState>, CliError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| CliError::failure(format!("{what}: {e}"));
-    let upstreams = Upstreams::resolve(&config.upstreams, env).map_err(|e| CliError::usage(format!("invalid configuration: {e}")))?;
-    let db = config.sqlite_path().map_err(|e| CliError::usage(e.to_string()))?;
-    let store = Arc::new(SqliteStore::open(&db).map_err(|e| fail(&format!("cannot open database {}", db.display()), &e))?);
-    let authority = Authority::new(root.clone(), store.clone(), Arc::new(master));
-    let links: Arc<dyn crate::store::links::LinkStore> = store.clone();
-    // The embedded store has one writer (this process), so caching reads is coherent.
-    let store = CachedStore::new(store, 100_000);
-    let objects = FsObjects::open(&config.data_dir).map_err(|e| fail("cannot open object directory", &e))?;
-    Ok(Arc::new(AppState {
-        link_guards: crate::links::guard::LinkGuards::new(&config.limits),
-        config,
-        store: Arc::new(store),
-        objects,
-        links,
-        authority: Arc::new(authority),
-        signing_keys: sigv4::SigningKeyCache::default(),
-        root,
-        upstreams,
-    }))
+    Ok(Secrets { root, master })
 }
 
 /// Runs `linkgate serve` until SIGINT or SIGTERM.
@@ -111,13 +77,17 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| CliError::failure(e.to_string()))?;
     runtime.block_on(async move {
+        let data_dir = DataDir::open(&config.data_dir).map_err(|e| CliError::failure(e.to_string()))?;
+        let secrets = load_secrets(&data_dir)?;
         let listen = config.listen;
-        let state = build_state(config)?;
+        let app = App::open(data_dir, config, secrets, &ProcessEnvironment, Arc::new(SystemClock))
+            .await
+            .map_err(|e| CliError::failure(e.to_string()))?;
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::failure(format!("cannot listen on {listen}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| CliError::failure(e.to_string()))?;
         eprintln!("linkgate listening on http://{addr}");
-        http::serve(listener, state, shutdown_signal()).await.map_err(|e| CliError::failure(format!("server failed: {e}")))
+        app.serve(listener, shutdown_signal()).await.map_err(|e| CliError::failure(format!("server failed: {e}")))
     })
 }
 

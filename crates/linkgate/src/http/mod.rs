@@ -1,54 +1,53 @@
-//! The HTTP server: one listener, a router per surface.
+//! The HTTP surfaces: one listener, a router per surface, and the shared edge.
 //!
+//! - [`server`]: connections — limits, timeouts, the connection cap;
+//! - [`auth`]: the one authentication pipeline every surface uses;
+//! - [`body`]: bounded body reads and the pre-authentication memory budget;
 //! - [`s3`]: the S3-compatible API (path style), the fallback for every path not
-//!   under `/-/` (no bucket name can start with `-`).
-//! - [`query`]: the AWS query protocol on `POST /` — STS and IAM.
-//! - [`links`]: broker-link redemption, `/l/{token}`; [`upstream`] forwards
-//!   upstream links to their configured API, signed at that moment.
-//! - [`ops`]: `/-/healthz`, `/-/readyz`, `/-/metrics`.
-//! - [`admin`]: the JSON admin API under `/-/api/v1/` (users, keys, policies, roles).
+//!   under `/-/` (no bucket name can start with `-`);
+//! - [`query`]: the AWS query protocol on `POST /` — STS and IAM;
+//! - [`links`]: broker-link redemption, `/l/{token}`;
+//! - [`admin`]: the JSON admin API under `/-/api/v1/`;
+//! - [`ops`]: `/-/healthz`, `/-/readyz`.
+//!
+//! Handlers parse a request, call one service, and render its answer; they never
+//! touch a store.
 
 pub mod admin;
-mod link_audit;
+pub(crate) mod auth;
+pub(crate) mod body;
 pub mod links;
 pub mod ops;
 pub mod query;
 pub mod s3;
-pub mod upstream;
+pub mod server;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt as _;
-use sigv4::SigningKeyCache;
-use tokio::net::TcpListener;
 
-use crate::auth::RootCredentials;
-use crate::auth::authority::Authority;
+use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::objects::FsObjects;
-use crate::store::MetaStore;
+use crate::services::identities::Identities;
+use crate::services::links::LinkService;
+use crate::services::objects::Objects;
 
 /// Everything a request handler may need, shared by all requests.
 pub struct AppState {
     /// The configuration in force.
     pub config: Config,
-    /// Metadata.
-    pub store: Arc<dyn MetaStore>,
-    /// Object bytes.
-    pub objects: FsObjects,
-    /// Broker links and their audit trail.
-    pub links: Arc<dyn crate::store::links::LinkStore>,
-    /// Access keys → secrets and principals; access-time decisions.
-    pub authority: Arc<Authority>,
-    /// Derived signing keys, so verification costs one HMAC, not five.
-    pub signing_keys: SigningKeyCache,
-    /// Root credentials (also reachable through `keys`).
-    pub root: RootCredentials,
-    /// The configured `[[upstreams]]`, credentials resolved at startup.
-    pub upstreams: upstream::Upstreams,
-    /// Rate limits and the password brute-force ban on `/l/…`.
-    pub link_guards: crate::links::guard::LinkGuards,
+    /// The clock every decision reads.
+    pub clock: SharedClock,
+    /// Identities: who a key is, what it may do.
+    pub identities: Arc<Identities>,
+    /// Buckets and objects.
+    pub objects: Arc<Objects>,
+    /// Broker links.
+    pub links: Arc<LinkService>,
+    /// The authentication pipeline.
+    pub(crate) pipeline: auth::Pipeline,
+    /// Memory for bodies read before their signature is checked.
+    pub(crate) preauth: body::PreauthBudget,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,61 +56,33 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// What [`AppState`] is built from (by the composition root, `crate::app`).
+pub struct Services {
+    /// The configuration.
+    pub config: Config,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Identities.
+    pub identities: Arc<Identities>,
+    /// Objects.
+    pub objects: Arc<Objects>,
+    /// Links.
+    pub links: Arc<LinkService>,
+    /// Derived signing keys, shared with the link service.
+    pub signing_keys: Arc<sigv4::SigningKeyCache>,
+}
+
+impl AppState {
+    /// The state the HTTP surfaces share.
+    pub fn new(s: Services) -> Self {
+        let pipeline =
+            auth::Pipeline::new(s.identities.clone(), s.signing_keys, s.clock.clone(), s.config.region.clone(), &s.config.limits);
+        let preauth = body::PreauthBudget::new(s.config.limits.preauth_memory_bytes);
+        Self { config: s.config, clock: s.clock, identities: s.identities, objects: s.objects, links: s.links, pipeline, preauth }
+    }
+}
+
 /// The whole application as one router.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new().merge(ops::router()).merge(links::router()).merge(admin::router()).fallback(s3::handle).with_state(state)
-}
-
-/// Serves until `shutdown` resolves. Sets TCP_NODELAY on every connection: without
-/// it, small keep-alive responses stall ~40 ms on delayed ACKs.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let links = state.links.clone();
-    let retention = (state.config.links.retention_secs as i64 * 1000, state.config.links.audit_retention_secs as i64 * 1000);
-    let guarded = state.clone();
-    let flusher = tokio::spawn(async move {
-        // Audit rows every 200 ms; rate and ban tables every minute; dead links and
-        // old audit rows once an hour.
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-        let mut last_purge: Option<std::time::Instant> = None;
-        for round in 1_u64.. {
-            tick.tick().await;
-            if round % 300 == 0 {
-                guarded.link_guards.purge(s3::now_ms());
-            }
-            let links = links.clone();
-            let purge_due = last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
-            if purge_due {
-                last_purge = Some(std::time::Instant::now());
-            }
-            let done = tokio::task::spawn_blocking(move || {
-                links.flush_audit()?;
-                if purge_due {
-                    let (gone, rows) = links.purge(s3::now_ms(), retention.0, retention.1)?;
-                    if gone + rows > 0 {
-                        tracing::info!(links = gone, audit_rows = rows, "purged dead links and old audit rows");
-                    }
-                }
-                Ok::<(), crate::store::StoreError>(())
-            })
-            .await;
-            if let Ok(Err(e)) = done {
-                tracing::error!(error = %e, "link housekeeping failed");
-            }
-        }
-    });
-    let links = state.links.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    flusher.abort();
-    if let Err(e) = links.flush_audit() {
-        tracing::error!(error = %e, "cannot write link audit rows at shutdown");
-    }
-    served
 }

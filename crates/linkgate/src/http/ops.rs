@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness, metrics.
+//! Operations endpoints: liveness and readiness.
 
 use std::sync::Arc;
 
@@ -9,17 +9,18 @@ use axum::routing::get;
 
 use super::AppState;
 
-/// `/-/healthz` (process up), `/-/readyz` (store answers).
+/// `/-/healthz` (process up), `/-/readyz` (stores answer and object bytes can be
+/// written).
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/-/healthz", get(|| async { "ok\n" })).route("/-/readyz", get(readyz))
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    match state.store.ping() {
-        Ok(()) => (StatusCode::OK, "ready\n"),
+async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, String) {
+    match state.objects.ready().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"))
         }
     }
 }

@@ -180,8 +180,9 @@ impl RateGuard {
 pub struct LinkGuards {
     /// Redemptions per client address.
     pub rate: RateGuard,
-    /// Wrong passwords per (link, client address).
-    pub passwords: PasswordGuard,
+    /// Wrong passwords per (link, client address); shared with the blocking
+    /// threads that check passwords.
+    pub passwords: std::sync::Arc<PasswordGuard>,
     /// Argon2 checks running at once (one per core): a burst of password
     /// attempts queues here instead of starving everything else of CPU.
     pub hashing: std::sync::Arc<tokio::sync::Semaphore>,
@@ -193,7 +194,7 @@ impl LinkGuards {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             rate: RateGuard::new(limits.link_requests_per_second, limits.link_burst),
-            passwords: PasswordGuard::new(limits.password_attempts, limits.password_ban_secs),
+            passwords: std::sync::Arc::new(PasswordGuard::new(limits.password_attempts, limits.password_ban_secs)),
             hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }

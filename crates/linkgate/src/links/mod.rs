@@ -7,13 +7,15 @@
 //! refusal there (a race lost to another request) into the same answers.
 
 pub mod guard;
+pub mod model;
 pub mod password;
 
 use std::net::IpAddr;
 
+use self::model::LinkRecord;
 use crate::auth::policy::Cidr;
 use crate::auth::secrets;
-use crate::store::links::{Consume, LinkRecord};
+use crate::store::links::Consume;
 
 /// A new link id: `lnk_` + 24 lower-case hex. Public and not secret (the admin API
 /// names links by it), random so ids reveal nothing about how many links exist.
@@ -131,6 +133,19 @@ pub fn denial_for(c: Consume) -> Option<LinkDenial> {
     }
 }
 
+/// The instant `secs` seconds after `now_ms`, if that is at most `max_secs` ahead:
+/// checked arithmetic, so no value a client sends can wrap around into the past
+/// or a short link.
+pub fn expiry_after(now_ms: i64, secs: u64, max_secs: u64) -> Result<i64, String> {
+    if secs > max_secs {
+        return Err(format!("{secs} seconds is longer than a link may live ({max_secs} seconds, links.max_expires_in)."));
+    }
+    secs.checked_mul(1000)
+        .and_then(|ms| i64::try_from(ms).ok())
+        .and_then(|ms| now_ms.checked_add(ms))
+        .ok_or_else(|| format!("{secs} seconds is out of range."))
+}
+
 /// Checks `allowed_ips` at link creation (`ADDR/LEN` or a bare address, IPv4 or
 /// IPv6), so a typo is refused instead of silently locking everyone out.
 pub fn validate_cidrs(cidrs: &[String]) -> Result<(), String> {
@@ -143,7 +158,7 @@ pub fn validate_cidrs(cidrs: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::links::{LinkIssuer, LinkTarget};
+    use crate::links::model::{Delivery, LinkIssuer, LinkMethod, LinkTarget};
 
     fn link() -> LinkRecord {
         LinkRecord {
@@ -151,8 +166,8 @@ mod tests {
             token_hash: new_token().1,
             issuer: LinkIssuer::Root,
             target: LinkTarget::Object { bucket: "b".into(), key: "k".into() },
-            method: "GET".into(),
-            delivery: "stream".into(),
+            method: LinkMethod::Get,
+            delivery: Delivery::Stream,
             created_ms: 0,
             expires_ms: 1_000,
             not_before_ms: None,
@@ -242,7 +257,7 @@ mod tests {
 
     #[test]
     fn denials_for_consume_outcomes() {
-        assert_eq!(denial_for(Consume::Consumed { uses: 1 }), None);
+        assert_eq!(denial_for(Consume::Consumed { uses: 1, audit: crate::store::links::AuditId(1) }), None);
         let d = |c| denial_for(c).map(|d| (d.status, d.reason));
         assert_eq!(d(Consume::UsedUp), Some((410, "exhausted")));
         assert_eq!(d(Consume::Revoked), Some((410, "revoked")));
@@ -252,11 +267,20 @@ mod tests {
     }
 
     #[test]
+    fn expiry_arithmetic_is_checked() {
+        assert_eq!(expiry_after(1_000, 60, 3_600), Ok(61_000));
+        assert!(expiry_after(1_000, 3_601, 3_600).is_err());
+        assert!(expiry_after(1_000, u64::MAX, u64::MAX).is_err());
+        assert!(expiry_after(1_000, 2_305_843_009_213_697_552, u64::MAX).is_err());
+        assert!(expiry_after(i64::MAX - 10, 1, u64::MAX).is_err());
+    }
+
+    #[test]
     fn cidr_validation_names_the_bad_entry() {
         let ok: Vec<String> = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7", "::1", "::ffff:192.0.2.0/120"].map(String::from).to_vec();
         assert_eq!(validate_cidrs(&ok), Ok(()));
         assert_eq!(validate_cidrs(&[]), Ok(()));
-        for bad in ["10.0.0.0/33", "2001:db8::/129", "10.0.0/8", "", "10.0.0.0/+8", "example.com", "10.0.0.0/"] {
+        for bad in ["10.0.0.0/33", "2001:db8::/129", "10.0.0/8", "", "10.0.0.0/+8", "example.com", "10.0.0.0/", "1.2.3.4/08"] {
             let err = validate_cidrs(&["10.0.0.0/8".to_owned(), bad.to_owned()]).unwrap_err();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
         }

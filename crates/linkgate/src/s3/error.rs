@@ -99,9 +99,38 @@ impl S3Error {
         Self::new("InternalError", 500, "We encountered an internal error. Please try again.")
     }
 
-    /// `ServiceUnavailable` 503: the store cannot answer, so we fail closed.
+    /// `ServiceUnavailable` 503 with `Retry-After`: the store cannot answer (or the
+    /// disk is full), so we fail closed and ask the client to come back.
     pub fn unavailable() -> Self {
-        Self::new("ServiceUnavailable", 503, "Please reduce your request rate.")
+        Self::new("ServiceUnavailable", 503, "Please reduce your request rate.").with_header("retry-after", "1")
+    }
+
+    /// `SlowDown` 503 with `Retry-After`: a server-wide budget is spent.
+    pub fn slow_down() -> Self {
+        Self::new("SlowDown", 503, "Please reduce your request rate.").with_header("retry-after", "1")
+    }
+
+    /// `RequestTimeout` 400: the client stopped sending the body it announced.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            "RequestTimeout",
+            400,
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+        )
+    }
+
+    /// `OperationAborted` 409: a concurrent change won.
+    pub fn conflict() -> Self {
+        Self::new(
+            "OperationAborted",
+            409,
+            "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+        )
+    }
+
+    /// `KeyTooLongError` 400.
+    pub fn key_too_long() -> Self {
+        Self::new("KeyTooLongError", 400, "Your key is too long").with("MaxSizeAllowed", "1024")
     }
 
     /// The XML body, with `<Resource>` and `<RequestId>`.
@@ -127,6 +156,29 @@ impl From<VerifyError> for S3Error {
         let mut err = Self::new(e.s3_code(), status, e.message());
         err.details = e.s3_details();
         err
+    }
+}
+
+/// A storage failure as S3 answers it, by kind: unavailable is 503 with
+/// `Retry-After` (fail closed), a lost race is 409, damaged data is 500. The cause
+/// is logged here; the client never sees it.
+impl From<crate::store::StoreError> for S3Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreErrorKind;
+        match e.kind() {
+            StoreErrorKind::Unavailable => {
+                tracing::error!(error = %e, "store unavailable");
+                Self::unavailable()
+            }
+            StoreErrorKind::Conflict => {
+                tracing::warn!(error = %e, "store conflict");
+                Self::conflict()
+            }
+            StoreErrorKind::Corrupt => {
+                tracing::error!(error = %e, "stored data is damaged");
+                Self::internal()
+            }
+        }
     }
 }
 

@@ -6,8 +6,11 @@
 pub mod checksum;
 pub mod chunked;
 pub mod error;
+pub mod operation;
 pub mod post_policy;
 pub mod query;
+pub mod read;
 pub mod requests;
 pub mod sigv2;
+pub mod upload;
 pub mod xml;

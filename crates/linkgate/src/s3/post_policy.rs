@@ -117,11 +117,12 @@ impl PostError {
         Self::new(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.")
     }
 
-    /// 400 `MaxPostPreDataLengthExceeded`: the fields before `file` exceed
-    /// [`MAX_PRE_FILE_BYTES`]. S3's message, typos included.
-    pub fn fields_too_large() -> Self {
+    /// 400 `MaxPostPreDataLengthExceeded`: the fields before `file` exceed `max`
+    /// bytes (`limits.max_form_fields_bytes`, S3's [`MAX_PRE_FILE_BYTES`] by
+    /// default). S3's message, typos included.
+    pub fn fields_too_large(max: usize) -> Self {
         Self::new(400, "MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload file was too large.")
-            .with("MaxPostPreDataLengthBytes", MAX_PRE_FILE_BYTES.to_string())
+            .with("MaxPostPreDataLengthBytes", max.to_string())
     }
 
     /// 400 `InvalidArgument`: the form held `count` file parts instead of one.
@@ -1824,7 +1825,7 @@ mod tests {
         assert_eq!((e.status, e.code), (412, "PreconditionFailed"));
         assert_eq!(e.details, vec![("Condition", "Bucket POST must be of the enclosure-type multipart/form-data".to_owned())]);
         assert_eq!(PostError::malformed_form().code, "MalformedPOSTRequest");
-        let e = PostError::fields_too_large();
+        let e = PostError::fields_too_large(MAX_PRE_FILE_BYTES);
         assert_eq!((e.status, e.code), (400, "MaxPostPreDataLengthExceeded"));
         assert_eq!(e.details, vec![("MaxPostPreDataLengthBytes", "20480".to_owned())]);
         let e = PostError::file_count(0);

@@ -2,26 +2,29 @@
 //!
 //! Valid only when every write goes through this process — the embedded store. A
 //! writer invalidates after its commit and before it answers, so a request that
-//! starts after a write returned sees the write. A global generation counter stops a
-//! reader that raced a writer from caching the row it read before the commit.
+//! starts after a write returned sees the write. A global generation counter stops
+//! a reader that raced a writer from caching the row it read before the commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::{BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, StoreResult, UploadInfo, WriteCondition, WriteOutcome};
+use async_trait::async_trait;
+
+use super::StoreResult;
+use super::meta::{BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome};
 
 /// Caches found objects of an inner store.
-pub struct CachedStore {
+pub struct CachedMeta {
     inner: Arc<dyn MetaStore>,
     objects: RwLock<HashMap<String, ObjectMeta>>,
     generation: AtomicU64,
     capacity: usize,
 }
 
-impl std::fmt::Debug for CachedStore {
+impl std::fmt::Debug for CachedMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedStore").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("CachedMeta").field("capacity", &self.capacity).finish_non_exhaustive()
     }
 }
 
@@ -33,7 +36,7 @@ fn cache_key(bucket: &str, key: &str) -> String {
     k
 }
 
-impl CachedStore {
+impl CachedMeta {
     /// Wraps `inner`, caching up to `capacity` objects (cleared wholesale when full).
     pub fn new(inner: Arc<dyn MetaStore>, capacity: usize) -> Self {
         Self { inner, objects: RwLock::new(HashMap::new()), generation: AtomicU64::new(0), capacity: capacity.max(1) }
@@ -54,30 +57,31 @@ impl CachedStore {
     }
 }
 
-impl MetaStore for CachedStore {
-    fn create_bucket(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
-        self.inner.create_bucket(name, now_ms)
+#[async_trait]
+impl MetaStore for CachedMeta {
+    async fn create_bucket(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
+        self.inner.create_bucket(name, now_ms).await
     }
 
-    fn delete_bucket(&self, name: &str) -> StoreResult<DeleteBucket> {
-        let r = self.inner.delete_bucket(name);
+    async fn delete_bucket(&self, name: &str) -> StoreResult<DeleteBucket> {
+        let r = self.inner.delete_bucket(name).await;
         self.invalidate_all();
         r
     }
 
-    fn bucket(&self, name: &str) -> StoreResult<Option<BucketInfo>> {
-        self.inner.bucket(name)
+    async fn bucket(&self, name: &str) -> StoreResult<Option<BucketInfo>> {
+        self.inner.bucket(name).await
     }
 
-    fn list_buckets(&self) -> StoreResult<Vec<BucketInfo>> {
-        self.inner.list_buckets()
+    async fn list_buckets(&self) -> StoreResult<Vec<BucketInfo>> {
+        self.inner.list_buckets().await
     }
 
-    fn set_cors(&self, bucket: &str, cors_xml: Option<&str>) -> StoreResult<bool> {
-        self.inner.set_cors(bucket, cors_xml)
+    async fn set_cors(&self, bucket: &str, cors_xml: Option<&str>) -> StoreResult<bool> {
+        self.inner.set_cors(bucket, cors_xml).await
     }
 
-    fn object(&self, bucket: &str, key: &str) -> StoreResult<Lookup> {
+    async fn object(&self, bucket: &str, key: &str) -> StoreResult<Lookup> {
         let id = cache_key(bucket, key);
         if let Ok(map) = self.objects.read()
             && let Some(meta) = map.get(&id)
@@ -85,7 +89,7 @@ impl MetaStore for CachedStore {
             return Ok(Lookup::Found(meta.clone()));
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let found = self.inner.object(bucket, key)?;
+        let found = self.inner.object(bucket, key).await?;
         if let Lookup::Found(meta) = &found
             && let Ok(mut map) = self.objects.write()
             && self.generation.load(Ordering::SeqCst) == generation
@@ -98,77 +102,53 @@ impl MetaStore for CachedStore {
         Ok(found)
     }
 
-    fn put_object(&self, meta: &ObjectMeta, cond: &WriteCondition) -> StoreResult<WriteOutcome> {
-        let r = self.inner.put_object(meta, cond);
+    async fn put_object(&self, meta: &ObjectMeta, cond: &WriteCondition) -> StoreResult<WriteOutcome> {
+        let r = self.inner.put_object(meta, cond).await;
         self.invalidate(&meta.bucket, &meta.key);
         r
     }
 
-    fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Option<String>> {
-        let r = self.inner.delete_object(bucket, key);
+    async fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Option<String>> {
+        let r = self.inner.delete_object(bucket, key).await;
         self.invalidate(bucket, key);
         r
     }
 
-    fn list_objects(&self, bucket: &str, prefix: &str, after: &str, limit: usize) -> StoreResult<Vec<ObjectMeta>> {
-        self.inner.list_objects(bucket, prefix, after, limit)
+    async fn list_objects(&self, bucket: &str, prefix: &str, after: &str, limit: usize) -> StoreResult<Vec<ObjectMeta>> {
+        self.inner.list_objects(bucket, prefix, after, limit).await
     }
 
-    fn create_upload(&self, upload: &UploadInfo) -> StoreResult<()> {
-        self.inner.create_upload(upload)
+    async fn create_upload(&self, upload: &UploadInfo) -> StoreResult<bool> {
+        self.inner.create_upload(upload).await
     }
 
-    fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadInfo>> {
-        self.inner.upload(upload_id)
+    async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadInfo>> {
+        self.inner.upload(upload_id).await
     }
 
-    fn put_part(&self, upload_id: &str, part: &PartInfo) -> StoreResult<(bool, Option<String>)> {
-        self.inner.put_part(upload_id, part)
+    async fn put_part(&self, upload_id: &str, part: &PartInfo) -> StoreResult<PutPart> {
+        self.inner.put_part(upload_id, part).await
     }
 
-    fn parts(&self, upload_id: &str) -> StoreResult<Vec<PartInfo>> {
-        self.inner.parts(upload_id)
+    async fn parts(&self, upload_id: &str) -> StoreResult<Vec<PartInfo>> {
+        self.inner.parts(upload_id).await
     }
 
-    fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta) -> StoreResult<Option<(Option<String>, Vec<String>)>> {
-        let r = self.inner.complete_upload(upload_id, meta);
+    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta) -> StoreResult<Option<Vec<String>>> {
+        let r = self.inner.complete_upload(upload_id, meta).await;
         self.invalidate(&meta.bucket, &meta.key);
         r
     }
 
-    fn abort_upload(&self, upload_id: &str) -> StoreResult<Option<Vec<String>>> {
-        self.inner.abort_upload(upload_id)
+    async fn abort_upload(&self, upload_id: &str) -> StoreResult<Option<Vec<String>>> {
+        self.inner.abort_upload(upload_id).await
     }
 
-    fn ping(&self) -> StoreResult<()> {
-        self.inner.ping()
+    async fn referenced_blobs(&self, candidates: &[String]) -> StoreResult<HashSet<String>> {
+        self.inner.referenced_blobs(candidates).await
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::sqlite::SqliteStore;
-
-    #[test]
-    fn writes_are_seen_by_the_next_read() {
-        let dir = std::env::temp_dir().join(format!("linkgate-cached-{}", crate::ids::random_hex(6)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let s = CachedStore::new(Arc::new(SqliteStore::open(&dir.join("db")).unwrap()), 2);
-        s.create_bucket("b", 0).unwrap();
-        let meta =
-            |f: &str| ObjectMeta { bucket: "b".into(), key: "k".into(), file_id: f.into(), etag: "\"e\"".into(), ..ObjectMeta::default() };
-        s.put_object(&meta("f1"), &WriteCondition::None).unwrap();
-        let file = |s: &CachedStore| match s.object("b", "k").unwrap() {
-            Lookup::Found(m) => Some(m.file_id),
-            _ => None,
-        };
-        assert_eq!(file(&s).as_deref(), Some("f1"));
-        assert_eq!(file(&s).as_deref(), Some("f1"));
-        s.put_object(&meta("f2"), &WriteCondition::None).unwrap();
-        assert_eq!(file(&s).as_deref(), Some("f2"));
-        s.delete_object("b", "k").unwrap();
-        assert_eq!(file(&s), None);
-        std::fs::remove_dir_all(dir).unwrap();
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
     }
 }

@@ -1,8 +1,10 @@
 //! Identities: users, their access keys and policies, roles, and STS sessions.
 //!
-//! A second trait beside [`super::MetaStore`], so identity data can live in a
-//! different store later. Secrets are stored sealed (encrypted under the master
-//! key) and session tokens only as hashes: a copy of the database yields neither.
+//! The identity port, beside [`super::meta::MetaStore`], so identity data can live
+//! in a different store. Secrets are stored sealed (encrypted under the master key)
+//! and session tokens only as hashes: a copy of the database yields neither.
+
+use async_trait::async_trait;
 
 use super::StoreResult;
 
@@ -97,45 +99,46 @@ pub enum AddKey {
 }
 
 /// Users, keys, roles and sessions.
+#[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// Creates a user; `false` if the name exists.
-    fn create_user(&self, name: &str, now_ms: i64) -> StoreResult<bool>;
+    async fn create_user(&self, name: &str, now_ms: i64) -> StoreResult<bool>;
     /// Deletes a user with its keys, policies and sessions; `false` if unknown.
-    fn delete_user(&self, name: &str) -> StoreResult<bool>;
+    async fn delete_user(&self, name: &str) -> StoreResult<bool>;
     /// One user.
-    fn user(&self, name: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRecord>>;
     /// All users, by name.
-    fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
     /// Sets (adds or replaces) a named inline policy; `false` if no such user.
-    fn put_user_policy(&self, user: &str, name: &str, document: &str) -> StoreResult<bool>;
+    async fn put_user_policy(&self, user: &str, name: &str, document: &str) -> StoreResult<bool>;
     /// Removes a named inline policy; `false` if it did not exist.
-    fn delete_user_policy(&self, user: &str, name: &str) -> StoreResult<bool>;
+    async fn delete_user_policy(&self, user: &str, name: &str) -> StoreResult<bool>;
     /// Adds an access key, at most two per user.
-    fn add_key(&self, key: &KeyRecord) -> StoreResult<AddKey>;
+    async fn add_key(&self, key: &KeyRecord) -> StoreResult<AddKey>;
     /// One access key.
-    fn key(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>>;
+    async fn key(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>>;
     /// A user's keys.
-    fn list_keys(&self, user: &str) -> StoreResult<Vec<KeyRecord>>;
+    async fn list_keys(&self, user: &str) -> StoreResult<Vec<KeyRecord>>;
     /// Activates or deactivates a key; `false` if unknown.
-    fn set_key_active(&self, access_key_id: &str, active: bool) -> StoreResult<bool>;
+    async fn set_key_active(&self, access_key_id: &str, active: bool) -> StoreResult<bool>;
     /// Deletes a key; `false` if unknown.
-    fn delete_key(&self, access_key_id: &str) -> StoreResult<bool>;
+    async fn delete_key(&self, access_key_id: &str) -> StoreResult<bool>;
     /// Creates a role; `false` if the name exists.
-    fn create_role(&self, role: &RoleRecord) -> StoreResult<bool>;
+    async fn create_role(&self, role: &RoleRecord) -> StoreResult<bool>;
     /// One role.
-    fn role(&self, name: &str) -> StoreResult<Option<RoleRecord>>;
+    async fn role(&self, name: &str) -> StoreResult<Option<RoleRecord>>;
     /// All roles.
-    fn list_roles(&self) -> StoreResult<Vec<RoleRecord>>;
+    async fn list_roles(&self) -> StoreResult<Vec<RoleRecord>>;
     /// Deletes a role and its sessions; `false` if unknown.
-    fn delete_role(&self, name: &str) -> StoreResult<bool>;
+    async fn delete_role(&self, name: &str) -> StoreResult<bool>;
     /// Sets a named inline role policy; `false` if no such role.
-    fn put_role_policy(&self, role: &str, name: &str, document: &str) -> StoreResult<bool>;
+    async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> StoreResult<bool>;
     /// Revokes every session of the role issued before `before_ms`; `false` if unknown.
-    fn revoke_role_sessions(&self, role: &str, before_ms: i64) -> StoreResult<bool>;
+    async fn revoke_role_sessions(&self, role: &str, before_ms: i64) -> StoreResult<bool>;
     /// Records a new session.
-    fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// One session.
-    fn session(&self, access_key_id: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn session(&self, access_key_id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Deletes sessions that expired before `now_ms`; returns how many.
-    fn purge_sessions(&self, now_ms: i64) -> StoreResult<usize>;
+    async fn purge_sessions(&self, now_ms: i64) -> StoreResult<usize>;
 }

@@ -38,6 +38,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     /// The server's shared state, for test setup that has no HTTP API of its own.
     pub state: std::sync::Arc<linkgate::http::AppState>,
+    /// The server's clock: move it forward instead of sleeping.
+    pub clock: std::sync::Arc<linkgate::clock::AdjustableClock>,
     /// The temporary directory holding `data/`: nothing may appear beside it.
     tmp: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -66,17 +68,21 @@ impl TestServer {
         std::fs::create_dir_all(&data_dir).unwrap();
         let root = RootCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() };
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-        let state = linkgate::cli::serve::open_state_in(config, root, MasterKey::from_bytes([7; 32]), env).unwrap();
+        let clock = std::sync::Arc::new(linkgate::clock::AdjustableClock::new());
+        let secrets = linkgate::app::Secrets { root, master: MasterKey::from_bytes([7; 32]) };
+        let locked = linkgate::datadir::DataDir::open(&data_dir).unwrap();
+        let app = linkgate::app::App::open(locked, config, secrets, env, clock.clone()).await.unwrap();
+        let state = app.state.clone();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let shared = state.clone();
         tokio::spawn(async move {
-            let _ = linkgate::http::serve(listener, shared, async move {
-                let _ = rx.await;
-            })
-            .await;
+            let _ = app
+                .serve(listener, async move {
+                    let _ = rx.await;
+                })
+                .await;
         });
-        Self { addr, endpoint: format!("http://{addr}"), data_dir, state, tmp, shutdown: Some(tx) }
+        Self { addr, endpoint: format!("http://{addr}"), data_dir, state, clock, tmp, shutdown: Some(tx) }
     }
 
     /// The temporary directory that holds the data dir.

@@ -11,11 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::problem::Problem;
-use crate::auth::policy::PolicyDocument;
 use crate::store::identity::NamedPolicy;
-
-/// IAM's limit on an inline policy, in characters.
-pub(crate) const MAX_POLICY_LEN: usize = 10_240;
 
 /// The policy name used when a request names none.
 pub(crate) const DEFAULT_POLICY_NAME: &str = "default";
@@ -38,15 +34,6 @@ impl IntoResponse for Reply {
             Self::Created(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
             Self::NoContent => StatusCode::NO_CONTENT.into_response(),
         }
-    }
-}
-
-/// Checks a user, role or policy name: 1–64 of `[A-Za-z0-9+=,.@_-]`, as IAM.
-pub(crate) fn valid_name(name: &str, what: &str) -> Result<(), Problem> {
-    if (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {
-        Ok(())
-    } else {
-        Err(Problem::validation(format!("Invalid {what} name {name:?}: use 1 to 64 characters from A-Z a-z 0-9 + = , . @ _ -")))
     }
 }
 
@@ -79,28 +66,23 @@ pub(crate) struct NewPolicy {
 }
 
 impl PolicyBody {
-    /// Validates the name and the document.
-    pub(crate) fn validate(self) -> Result<NewPolicy, Problem> {
+    /// The policy's name (default `default`) and text; the identity service
+    /// validates both.
+    pub(crate) fn into_policy(self) -> Result<NewPolicy, Problem> {
         let name = self.name.unwrap_or_else(|| DEFAULT_POLICY_NAME.to_owned());
-        valid_name(&name, "policy")?;
         Ok(NewPolicy { name, text: policy_text(&self.document)? })
     }
 }
 
-/// The text of a policy given as a JSON object or a string, validated with the
-/// same parser the authority judges requests with: a document stored is a
-/// document enforced.
+/// The text of a policy given as a JSON object or a string (validated with the
+/// parser requests are judged with, so a document stored is a document enforced).
 pub(crate) fn policy_text(document: &Value) -> Result<String, Problem> {
     let text = match document {
         Value::String(s) => s.clone(),
         Value::Object(_) => document.to_string(),
         _ => return Err(Problem::validation("\"document\" must be a policy as a JSON object or a string.")),
     };
-    let len = text.chars().count();
-    if len > MAX_POLICY_LEN {
-        return Err(Problem::validation(format!("The policy document has {len} characters; the maximum is {MAX_POLICY_LEN}.")));
-    }
-    PolicyDocument::parse(&text).map_err(|e| Problem::malformed_policy(e.message))?;
+    crate::services::identities::validate_policy(&text)?;
     Ok(text)
 }
 
@@ -131,17 +113,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_iam() {
-        assert!(valid_name("alice", "user").is_ok());
-        assert!(valid_name("a+b=c,d.e@f_g-h", "user").is_ok());
-        assert!(valid_name(&"x".repeat(64), "user").is_ok());
-        for bad in ["", "a b", "a/b", "ä", &"x".repeat(65)] {
-            let p = valid_name(bad, "user").unwrap_err();
-            assert_eq!((p.status.as_u16(), p.slug), (400, "validation-error"), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn bodies_must_be_json_objects() {
         #[derive(Debug, Deserialize)]
         #[allow(dead_code)]
@@ -159,11 +130,11 @@ mod tests {
     #[test]
     fn policies_as_object_or_string() {
         let as_obj: PolicyBody = serde_json::from_str(&format!(r#"{{"document": {DOC}}}"#)).unwrap();
-        let p = as_obj.validate().unwrap();
+        let p = as_obj.into_policy().unwrap();
         assert_eq!(p.name, "default");
         assert_eq!(serde_json::from_str::<Value>(&p.text).unwrap(), serde_json::from_str::<Value>(DOC).unwrap());
         let as_str: PolicyBody = serde_json::from_value(serde_json::json!({"name": "rw", "document": DOC})).unwrap();
-        assert_eq!(as_str.validate().unwrap(), NewPolicy { name: "rw".into(), text: DOC.into() });
+        assert_eq!(as_str.into_policy().unwrap(), NewPolicy { name: "rw".into(), text: DOC.into() });
     }
 
     #[test]
@@ -172,10 +143,8 @@ mod tests {
         assert_eq!((p.status.as_u16(), p.slug), (400, "malformed-policy"));
         assert!(!p.detail.is_empty());
         assert_eq!(policy_text(&serde_json::json!(42)).unwrap_err().slug, "validation-error");
-        let big = format!(r#"{{"Id": "{}", "Statement": []}}"#, "x".repeat(MAX_POLICY_LEN));
+        let big = format!(r#"{{"Id": "{}", "Statement": []}}"#, "x".repeat(crate::services::identities::MAX_POLICY_LEN));
         assert!(policy_text(&Value::String(big)).unwrap_err().detail.contains("maximum"));
-        let bad_name: PolicyBody = serde_json::from_value(serde_json::json!({"name": "a b", "document": DOC})).unwrap();
-        assert_eq!(bad_name.validate().unwrap_err().slug, "validation-error");
         assert!(serde_json::from_value::<PolicyBody>(serde_json::json!({"document": DOC, "extra": 1})).is_err());
     }
 

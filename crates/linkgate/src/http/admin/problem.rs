@@ -7,6 +7,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::services::identities::{IdentityError, MAX_POLICY_LEN, NameKind, ROLE_SESSION_RANGE};
+use crate::services::links::LinkError;
+
 /// Prefix of every problem `type`; the slug after it names the problem.
 pub(crate) const TYPE_BASE: &str = "https://linkgate.dev/problems/";
 
@@ -133,7 +136,27 @@ impl Problem {
             StatusCode::SERVICE_UNAVAILABLE,
             "store-unavailable",
             "Service unavailable",
-            "The identity store is unavailable; nothing was changed. Please try again later.",
+            "The store is unavailable; nothing was changed. Please try again later.",
+        )
+    }
+
+    /// 503: a server-wide budget is spent; come back shortly.
+    pub(crate) fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Service busy",
+            "The server is busy; nothing was changed. Please try again shortly.",
+        )
+    }
+
+    /// 408: the client stopped sending its body.
+    pub(crate) fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            "The request body stopped arriving before it was complete.",
         )
     }
 
@@ -154,8 +177,64 @@ impl Problem {
 
 impl From<crate::store::StoreError> for Problem {
     fn from(e: crate::store::StoreError) -> Self {
-        tracing::error!(error = %e, "identity store failed");
+        tracing::error!(error = %e, "store failed");
         Self::unavailable()
+    }
+}
+
+impl From<IdentityError> for Problem {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::AccessDenied { caller_arn, action } => {
+                Self::access_denied(format!("User: {caller_arn} is not authorized to perform: {action}"))
+            }
+            IdentityError::NoSuchUser(n) => Self::no_such_user(&n),
+            IdentityError::NoSuchRole(n) => Self::no_such_role(&n),
+            IdentityError::NoSuchKey(id) => Self::no_such_key(&id),
+            IdentityError::NoSuchPolicy { user, name } => Self::no_such_policy(&user, &name),
+            IdentityError::UserExists(n) => Self::already_exists("user", &n),
+            IdentityError::RoleExists(n) => Self::already_exists("role", &n),
+            IdentityError::KeyLimit(user) => Self::limit_exceeded(format!(
+                "The user {user} already has 2 access keys, the most allowed (one in use, one for rotation); delete one first."
+            )),
+            IdentityError::InvalidName(kind, name) => {
+                let what = match kind {
+                    NameKind::User => "user",
+                    NameKind::Role => "role",
+                    NameKind::Policy => "policy",
+                    NameKind::TrustedUser => "trusted user",
+                };
+                Self::validation(format!("Invalid {what} name {name:?}: use 1 to 64 characters from A-Z a-z 0-9 + = , . @ _ -"))
+            }
+            IdentityError::MalformedPolicy(m) => Self::malformed_policy(m),
+            IdentityError::PolicyTooLarge(len) => {
+                Self::validation(format!("The policy document has {len} characters; the maximum is {MAX_POLICY_LEN}."))
+            }
+            IdentityError::InvalidSessionDuration(max) => Self::validation(format!(
+                "max_session_duration {max} is out of range: use {} to {} seconds.",
+                ROLE_SESSION_RANGE.start(),
+                ROLE_SESSION_RANGE.end()
+            )),
+            IdentityError::Unavailable(_) => Self::unavailable(),
+        }
+    }
+}
+
+impl From<LinkError> for Problem {
+    fn from(e: LinkError) -> Self {
+        match e {
+            LinkError::Invalid(m) => Self::validation(m),
+            LinkError::UnknownUpstream(name) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "unknown-upstream",
+                "unknown upstream",
+                format!("No upstream is configured with name {name:?}; links can only name an [[upstreams]] entry."),
+            ),
+            LinkError::AccessDenied(m) => Self::access_denied(m),
+            LinkError::NoSuchLink(id) => Self::no_such_link(&id),
+            LinkError::Busy | LinkError::Unavailable(_) => Self::unavailable(),
+            LinkError::Internal(m) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", m),
+        }
     }
 }
 
@@ -164,6 +243,13 @@ impl IntoResponse for Problem {
         let mut r = Response::new(axum::body::Body::from(self.to_json().to_string()));
         *r.status_mut() = self.status;
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.instance.is_none() {
+            // For the router's middleware, which knows the path.
+            r.extensions_mut().insert(self);
+        }
         r
     }
 }
@@ -209,7 +295,7 @@ mod tests {
 
     #[test]
     fn store_errors_fail_closed() {
-        let p: Problem = crate::store::StoreError("disk gone".into()).into();
+        let p: Problem = crate::store::StoreError::unavailable("read", std::io::Error::other("disk gone")).into();
         assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(!p.detail.contains("disk gone"), "internal errors stay in the log");
     }

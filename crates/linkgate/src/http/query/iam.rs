@@ -1,118 +1,131 @@
-//! The IAM query API subset: users, access keys, inline policies, roles.
-//!
-//! The same identity model the admin API manages, reachable by `aws iam …
-//! --endpoint-url` and the SDKs' IAM clients. Callers need `iam:<Action>` on `*`
-//! (root always has it). Every change clears the authority's cache before it is
-//! acknowledged, so the next request anywhere in this process sees it.
+//! The IAM query API subset: users, access keys, inline policies, roles — the
+//! same identity service the admin API calls, rendered as IAM XML. Every call is
+//! authorized as `iam:<Action>` against the caller's own request context, so
+//! `aws:SourceIp` conditions hold here as everywhere.
 
 use serde_json::Value;
 
-use super::{Api, Call, QueryError, iso, response};
-use crate::auth::authority::Authority;
-use crate::auth::policy::PolicyDocument;
-use crate::auth::secrets::{new_access_key_id, new_secret_access_key, token_hash};
+use super::{Api, Call, QueryError, empty_response, iso, response};
+use crate::auth::secrets::token_hash;
 use crate::s3::xml::XmlWriter;
-use crate::store::identity::{AddKey, KeyRecord, RoleRecord, UserRecord};
+use crate::services::identities::{IdentityError, MAX_POLICY_LEN, NameKind, NewRole};
+use crate::store::identity::{RoleRecord, UserRecord};
 
-/// IAM's limit on inline policy size (characters).
-const MAX_POLICY_LEN: usize = 10_240;
-
-pub(super) fn dispatch(call: &Call<'_>, action: &str) -> Result<String, QueryError> {
-    Authority::authorize(&call.credential, &format!("iam:{action}"), "*", std::net::IpAddr::from([0, 0, 0, 0])).map_err(|_| {
-        QueryError::access_denied(format!(
-            "User: {} is not authorized to perform: iam:{action}",
-            super::principal_arn(&call.account_id(), &call.credential.principal)
-        ))
-    })?;
+pub(super) async fn dispatch(call: &Call<'_>, action: &str) -> Result<String, QueryError> {
     let result = match action {
-        "CreateUser" => create_user(call),
-        "DeleteUser" => delete_user(call),
-        "GetUser" => get_user(call),
-        "ListUsers" => list_users(call),
-        "CreateAccessKey" => create_access_key(call),
-        "UpdateAccessKey" => update_access_key(call),
-        "DeleteAccessKey" => delete_access_key(call),
-        "ListAccessKeys" => list_access_keys(call),
-        "PutUserPolicy" => put_user_policy(call),
-        "DeleteUserPolicy" => delete_user_policy(call),
-        "CreateRole" => create_role(call),
-        "GetRole" => get_role(call),
-        "DeleteRole" => delete_role(call),
-        "PutRolePolicy" => put_role_policy(call),
+        "CreateUser" => create_user(call).await,
+        "DeleteUser" => delete_user(call).await,
+        "GetUser" => get_user(call).await,
+        "ListUsers" => list_users(call).await,
+        "CreateAccessKey" => create_access_key(call).await,
+        "UpdateAccessKey" => update_access_key(call).await,
+        "DeleteAccessKey" => delete_access_key(call).await,
+        "ListAccessKeys" => list_access_keys(call).await,
+        "PutUserPolicy" => put_user_policy(call).await,
+        "DeleteUserPolicy" => delete_user_policy(call).await,
+        "CreateRole" => create_role(call).await,
+        "GetRole" => get_role(call).await,
+        "DeleteRole" => delete_role(call).await,
+        "PutRolePolicy" => put_role_policy(call).await,
         other => return Err(QueryError::new(400, "InvalidAction", format!("Could not find operation {other} for version 2010-05-08"))),
     };
-    if result.is_ok() && !matches!(action, "GetUser" | "ListUsers" | "ListAccessKeys" | "GetRole") {
-        call.state.authority.invalidate();
-    }
-    result
+    result.map_err(iam_error)
 }
 
-fn store_err(e: crate::store::StoreError) -> QueryError {
-    tracing::error!(error = %e, "identity store failed");
-    QueryError::unavailable()
+/// Failures as IAM answers them.
+#[derive(Debug)]
+enum Failure {
+    Identity(IdentityError),
+    Query(QueryError),
 }
 
-fn no_such(kind: &str, name: &str) -> QueryError {
-    QueryError::new(404, "NoSuchEntity", format!("The {kind} with name {name} cannot be found."))
-}
-
-fn valid_name(name: &str, field: &str) -> Result<(), QueryError> {
-    if (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {
-        Ok(())
-    } else {
-        Err(QueryError::validation(format!(
-            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
-        )))
+impl From<IdentityError> for Failure {
+    fn from(e: IdentityError) -> Self {
+        Self::Identity(e)
     }
 }
+
+impl From<QueryError> for Failure {
+    fn from(e: QueryError) -> Self {
+        Self::Query(e)
+    }
+}
+
+fn iam_error(f: Failure) -> QueryError {
+    let e = match f {
+        Failure::Query(q) => return q,
+        Failure::Identity(e) => e,
+    };
+    let no_such = |m: String| QueryError::new(404, "NoSuchEntity", m);
+    match e {
+        IdentityError::AccessDenied { caller_arn, action } => {
+            QueryError::access_denied(format!("User: {caller_arn} is not authorized to perform: {action}"))
+        }
+        IdentityError::NoSuchUser(n) => no_such(format!("The user with name {n} cannot be found.")),
+        IdentityError::NoSuchRole(n) => no_such(format!("The role with name {n} cannot be found.")),
+        IdentityError::NoSuchKey(id) => no_such(format!("The Access Key with id {id} cannot be found.")),
+        IdentityError::NoSuchPolicy { name, .. } => no_such(format!("The user policy with name {name} cannot be found.")),
+        IdentityError::UserExists(n) => QueryError::new(409, "EntityAlreadyExists", format!("User with name {n} already exists.")),
+        IdentityError::RoleExists(n) => QueryError::new(409, "EntityAlreadyExists", format!("Role with name {n} already exists.")),
+        IdentityError::KeyLimit(_) => QueryError::new(409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"),
+        IdentityError::InvalidName(kind, value) => {
+            let field = match kind {
+                NameKind::User => "userName",
+                NameKind::Role => "roleName",
+                NameKind::Policy => "policyName",
+                NameKind::TrustedUser => "assumeRolePolicyDocument",
+            };
+            QueryError::validation(format!(
+                "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+            ))
+        }
+        IdentityError::MalformedPolicy(m) => QueryError::new(400, "MalformedPolicyDocument", m),
+        IdentityError::PolicyTooLarge(_) => {
+            QueryError::new(409, "LimitExceeded", format!("Maximum policy size of {MAX_POLICY_LEN} bytes exceeded."))
+        }
+        IdentityError::InvalidSessionDuration(v) => QueryError::validation(format!(
+            "1 validation error detected: Value '{v}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200 and greater than or equal to 3600"
+        )),
+        IdentityError::Unavailable(_) => QueryError::unavailable(),
+    }
+}
+
+type IamResult = Result<String, Failure>;
 
 fn user_xml(w: &mut XmlWriter, call: &Call<'_>, u: &UserRecord) {
     w.element("Path", "/");
     w.element("UserName", &u.name);
     w.element("UserId", &format!("AIDA{}", &token_hash(&u.name)[..16].to_ascii_uppercase()));
-    w.element("Arn", &format!("arn:aws:iam::{}:user/{}", call.account_id(), u.name));
+    w.element("Arn", &format!("arn:aws:iam::{}:user/{}", call.state.identities.account_id(), u.name));
     w.element("CreateDate", &iso(u.created_ms));
 }
 
-fn now_ms(call: &Call<'_>) -> i64 {
-    call.now.unix() * 1000
-}
-
-fn create_user(call: &Call<'_>) -> Result<String, QueryError> {
-    let name = call.required("UserName")?;
-    valid_name(name, "userName")?;
-    if !call.state.authority.store().create_user(name, now_ms(call)).map_err(store_err)? {
-        return Err(QueryError::new(409, "EntityAlreadyExists", format!("User with name {name} already exists.")));
-    }
-    let u = UserRecord { name: name.to_owned(), created_ms: now_ms(call), policies: Vec::new() };
-    Ok(response(Api::Iam, "CreateUser", call.request_id, |w| {
+async fn create_user(call: &Call<'_>) -> IamResult {
+    let u = call.state.identities.create_user(&call.caller, call.required("UserName")?).await?;
+    Ok(response(Api::Iam, "CreateUser", call.request_id(), |w| {
         w.open("User");
         user_xml(w, call, &u);
         w.close("User");
     }))
 }
 
-fn get_user(call: &Call<'_>) -> Result<String, QueryError> {
-    let name = call.required("UserName")?;
-    let u = call.state.authority.store().user(name).map_err(store_err)?.ok_or_else(|| no_such("user", name))?;
-    Ok(response(Api::Iam, "GetUser", call.request_id, |w| {
+async fn get_user(call: &Call<'_>) -> IamResult {
+    let u = call.state.identities.user(&call.caller, "GetUser", call.required("UserName")?).await?;
+    Ok(response(Api::Iam, "GetUser", call.request_id(), |w| {
         w.open("User");
         user_xml(w, call, &u);
         w.close("User");
     }))
 }
 
-fn delete_user(call: &Call<'_>) -> Result<String, QueryError> {
-    let name = call.required("UserName")?;
-    if !call.state.authority.store().delete_user(name).map_err(store_err)? {
-        return Err(no_such("user", name));
-    }
-    Ok(response(Api::Iam, "DeleteUser", call.request_id, |_| {}).replace("<DeleteUserResult></DeleteUserResult>", ""))
+async fn delete_user(call: &Call<'_>) -> IamResult {
+    call.state.identities.delete_user(&call.caller, call.required("UserName")?).await?;
+    Ok(empty_response(Api::Iam, "DeleteUser", call.request_id()))
 }
 
-fn list_users(call: &Call<'_>) -> Result<String, QueryError> {
-    let users = call.state.authority.store().list_users().map_err(store_err)?;
-    Ok(response(Api::Iam, "ListUsers", call.request_id, |w| {
+async fn list_users(call: &Call<'_>) -> IamResult {
+    let users = call.state.identities.list_users(&call.caller).await?;
+    Ok(response(Api::Iam, "ListUsers", call.request_id(), |w| {
         w.open("Users");
         for u in &users {
             w.open("member");
@@ -124,73 +137,45 @@ fn list_users(call: &Call<'_>) -> Result<String, QueryError> {
     }))
 }
 
-fn create_access_key(call: &Call<'_>) -> Result<String, QueryError> {
+async fn create_access_key(call: &Call<'_>) -> IamResult {
     let user = call.required("UserName")?;
-    let id = new_access_key_id(false);
-    let secret = new_secret_access_key();
-    let record = KeyRecord {
-        secret_sealed: call.state.authority.master().seal(secret.as_bytes(), id.as_bytes()),
-        access_key_id: id.clone(),
-        user: user.to_owned(),
-        active: true,
-        created_ms: now_ms(call),
-    };
-    match call.state.authority.store().add_key(&record).map_err(store_err)? {
-        AddKey::Added => {}
-        AddKey::NoUser => return Err(no_such("user", user)),
-        AddKey::LimitExceeded => return Err(QueryError::new(409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2")),
-    }
-    Ok(response(Api::Iam, "CreateAccessKey", call.request_id, |w| {
+    let new = call.state.identities.create_key(&call.caller, user).await?;
+    Ok(response(Api::Iam, "CreateAccessKey", call.request_id(), |w| {
         w.open("AccessKey");
         w.element("UserName", user);
-        w.element("AccessKeyId", &id);
+        w.element("AccessKeyId", &new.record.access_key_id);
         w.element("Status", "Active");
-        w.element("SecretAccessKey", &secret);
-        w.element("CreateDate", &iso(record.created_ms));
+        w.element("SecretAccessKey", &new.secret);
+        w.element("CreateDate", &iso(new.record.created_ms));
         w.close("AccessKey");
     }))
 }
 
-fn key_of(call: &Call<'_>) -> Result<KeyRecord, QueryError> {
+async fn update_access_key(call: &Call<'_>) -> IamResult {
     let id = call.required("AccessKeyId")?;
-    let key = call.state.authority.store().key(id).map_err(store_err)?;
-    match (key, call.param("UserName")) {
-        (Some(k), Some(u)) if k.user != u => {
-            Err(QueryError::new(404, "NoSuchEntity", format!("The Access Key with id {id} cannot be found.")))
-        }
-        (Some(k), _) => Ok(k),
-        (None, _) => Err(QueryError::new(404, "NoSuchEntity", format!("The Access Key with id {id} cannot be found."))),
-    }
-}
-
-fn update_access_key(call: &Call<'_>) -> Result<String, QueryError> {
-    let key = key_of(call)?;
     let active = match call.required("Status")? {
         "Active" => true,
         "Inactive" => false,
         other => {
             return Err(QueryError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
-            )));
+            ))
+            .into());
         }
     };
-    call.state.authority.store().set_key_active(&key.access_key_id, active).map_err(store_err)?;
-    Ok(response(Api::Iam, "UpdateAccessKey", call.request_id, |_| {}).replace("<UpdateAccessKeyResult></UpdateAccessKeyResult>", ""))
+    call.state.identities.set_key_active(&call.caller, id, call.param("UserName"), active).await?;
+    Ok(empty_response(Api::Iam, "UpdateAccessKey", call.request_id()))
 }
 
-fn delete_access_key(call: &Call<'_>) -> Result<String, QueryError> {
-    let key = key_of(call)?;
-    call.state.authority.store().delete_key(&key.access_key_id).map_err(store_err)?;
-    Ok(response(Api::Iam, "DeleteAccessKey", call.request_id, |_| {}).replace("<DeleteAccessKeyResult></DeleteAccessKeyResult>", ""))
+async fn delete_access_key(call: &Call<'_>) -> IamResult {
+    call.state.identities.delete_key(&call.caller, call.required("AccessKeyId")?, call.param("UserName")).await?;
+    Ok(empty_response(Api::Iam, "DeleteAccessKey", call.request_id()))
 }
 
-fn list_access_keys(call: &Call<'_>) -> Result<String, QueryError> {
+async fn list_access_keys(call: &Call<'_>) -> IamResult {
     let user = call.required("UserName")?;
-    if call.state.authority.store().user(user).map_err(store_err)?.is_none() {
-        return Err(no_such("user", user));
-    }
-    let keys = call.state.authority.store().list_keys(user).map_err(store_err)?;
-    Ok(response(Api::Iam, "ListAccessKeys", call.request_id, |w| {
+    let keys = call.state.identities.list_keys(&call.caller, user).await?;
+    Ok(response(Api::Iam, "ListAccessKeys", call.request_id(), |w| {
         w.element("UserName", user);
         w.open("AccessKeyMetadata");
         for k in &keys {
@@ -206,33 +191,16 @@ fn list_access_keys(call: &Call<'_>) -> Result<String, QueryError> {
     }))
 }
 
-fn policy_param(call: &Call<'_>, field: &str) -> Result<String, QueryError> {
-    let doc = call.required(field)?;
-    if doc.len() > MAX_POLICY_LEN {
-        return Err(QueryError::new(409, "LimitExceeded", format!("Maximum policy size of {MAX_POLICY_LEN} bytes exceeded.")));
-    }
-    PolicyDocument::parse(doc).map_err(|e| QueryError::new(400, "MalformedPolicyDocument", e.message))?;
-    Ok(doc.to_owned())
+async fn put_user_policy(call: &Call<'_>) -> IamResult {
+    let (user, name, doc) = (call.required("UserName")?, call.required("PolicyName")?, call.required("PolicyDocument")?);
+    call.state.identities.put_user_policy(&call.caller, user, name, doc).await?;
+    Ok(empty_response(Api::Iam, "PutUserPolicy", call.request_id()))
 }
 
-fn put_user_policy(call: &Call<'_>) -> Result<String, QueryError> {
-    let user = call.required("UserName")?;
-    let name = call.required("PolicyName")?;
-    valid_name(name, "policyName")?;
-    let doc = policy_param(call, "PolicyDocument")?;
-    if !call.state.authority.store().put_user_policy(user, name, &doc).map_err(store_err)? {
-        return Err(no_such("user", user));
-    }
-    Ok(response(Api::Iam, "PutUserPolicy", call.request_id, |_| {}).replace("<PutUserPolicyResult></PutUserPolicyResult>", ""))
-}
-
-fn delete_user_policy(call: &Call<'_>) -> Result<String, QueryError> {
-    let user = call.required("UserName")?;
-    let name = call.required("PolicyName")?;
-    if !call.state.authority.store().delete_user_policy(user, name).map_err(store_err)? {
-        return Err(QueryError::new(404, "NoSuchEntity", format!("The user policy with name {name} cannot be found.")));
-    }
-    Ok(response(Api::Iam, "DeleteUserPolicy", call.request_id, |_| {}).replace("<DeleteUserPolicyResult></DeleteUserPolicyResult>", ""))
+async fn delete_user_policy(call: &Call<'_>) -> IamResult {
+    let (user, name) = (call.required("UserName")?, call.required("PolicyName")?);
+    call.state.identities.delete_user_policy(&call.caller, user, name).await?;
+    Ok(empty_response(Api::Iam, "DeleteUserPolicy", call.request_id()))
 }
 
 /// Users a trust policy lets assume the role: `arn:aws:iam::ACCOUNT:user/NAME`
@@ -282,7 +250,7 @@ fn trust_document(users: &[String], account: &str) -> String {
 }
 
 fn role_xml(w: &mut XmlWriter, call: &Call<'_>, r: &RoleRecord) {
-    let account = call.account_id();
+    let account = call.state.identities.account_id();
     w.element("Path", "/");
     w.element("RoleName", &r.name);
     w.element("RoleId", &format!("AROA{}", &token_hash(&r.name)[..16].to_ascii_uppercase()));
@@ -292,62 +260,42 @@ fn role_xml(w: &mut XmlWriter, call: &Call<'_>, r: &RoleRecord) {
     w.element("MaxSessionDuration", &r.max_session_secs.to_string());
 }
 
-fn create_role(call: &Call<'_>) -> Result<String, QueryError> {
+async fn create_role(call: &Call<'_>) -> IamResult {
     let name = call.required("RoleName")?;
-    valid_name(name, "roleName")?;
-    let trust = call.required("AssumeRolePolicyDocument")?;
-    let users = trusted_users(trust, &call.account_id())?;
+    let trusted = trusted_users(call.required("AssumeRolePolicyDocument")?, &call.state.identities.account_id())?;
     let max = match call.param("MaxSessionDuration") {
-        None => 3_600,
-        Some(v) => v.parse::<u64>().ok().filter(|m| (3_600..=43_200).contains(m)).ok_or_else(|| {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| {
             QueryError::validation(format!(
                 "1 validation error detected: Value '{v}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200 and greater than or equal to 3600"
             ))
-        })?,
+        })?),
     };
-    let role = RoleRecord {
-        name: name.to_owned(),
-        created_ms: now_ms(call),
-        max_session_secs: max,
-        trusted_users: users,
-        policies: Vec::new(),
-        revoked_before_ms: 0,
-    };
-    if !call.state.authority.store().create_role(&role).map_err(store_err)? {
-        return Err(QueryError::new(409, "EntityAlreadyExists", format!("Role with name {name} already exists.")));
-    }
-    Ok(response(Api::Iam, "CreateRole", call.request_id, |w| {
+    let new = NewRole { name: name.to_owned(), trusted_users: trusted, max_session_secs: max, policies: Vec::new() };
+    let role = call.state.identities.create_role(&call.caller, new).await?;
+    Ok(response(Api::Iam, "CreateRole", call.request_id(), |w| {
         w.open("Role");
         role_xml(w, call, &role);
         w.close("Role");
     }))
 }
 
-fn get_role(call: &Call<'_>) -> Result<String, QueryError> {
-    let name = call.required("RoleName")?;
-    let role = call.state.authority.store().role(name).map_err(store_err)?.ok_or_else(|| no_such("role", name))?;
-    Ok(response(Api::Iam, "GetRole", call.request_id, |w| {
+async fn get_role(call: &Call<'_>) -> IamResult {
+    let role = call.state.identities.role(&call.caller, call.required("RoleName")?).await?;
+    Ok(response(Api::Iam, "GetRole", call.request_id(), |w| {
         w.open("Role");
         role_xml(w, call, &role);
         w.close("Role");
     }))
 }
 
-fn delete_role(call: &Call<'_>) -> Result<String, QueryError> {
-    let name = call.required("RoleName")?;
-    if !call.state.authority.store().delete_role(name).map_err(store_err)? {
-        return Err(no_such("role", name));
-    }
-    Ok(response(Api::Iam, "DeleteRole", call.request_id, |_| {}).replace("<DeleteRoleResult></DeleteRoleResult>", ""))
+async fn delete_role(call: &Call<'_>) -> IamResult {
+    call.state.identities.delete_role(&call.caller, call.required("RoleName")?).await?;
+    Ok(empty_response(Api::Iam, "DeleteRole", call.request_id()))
 }
 
-fn put_role_policy(call: &Call<'_>) -> Result<String, QueryError> {
-    let role = call.required("RoleName")?;
-    let name = call.required("PolicyName")?;
-    valid_name(name, "policyName")?;
-    let doc = policy_param(call, "PolicyDocument")?;
-    if !call.state.authority.store().put_role_policy(role, name, &doc).map_err(store_err)? {
-        return Err(no_such("role", role));
-    }
-    Ok(response(Api::Iam, "PutRolePolicy", call.request_id, |_| {}).replace("<PutRolePolicyResult></PutRolePolicyResult>", ""))
+async fn put_role_policy(call: &Call<'_>) -> IamResult {
+    let (role, name, doc) = (call.required("RoleName")?, call.required("PolicyName")?, call.required("PolicyDocument")?);
+    call.state.identities.put_role_policy(&call.caller, role, name, doc).await?;
+    Ok(empty_response(Api::Iam, "PutRolePolicy", call.request_id()))
 }

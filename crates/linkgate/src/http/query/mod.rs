@@ -1,8 +1,13 @@
 //! The AWS query protocol (`POST /`, form body, `Action=…&Version=…`): STS and IAM.
 //!
 //! So `aws sts assume-role --endpoint-url …`, `aws iam create-user …` and the SDKs'
-//! STS and IAM clients work unchanged. Requests are SigV4 header-signed with service
-//! `sts` or `iam`; the body's SHA-256 is the signed payload hash.
+//! STS and IAM clients work unchanged. Requests are SigV4 header-signed with
+//! service `sts` or `iam` through the shared pipeline; the body's SHA-256 is the
+//! signed payload hash, so the body must be read before the signature can be
+//! checked. Before a byte of it is read, the request's signature parameters and
+//! access key are checked and its declared length (at most
+//! `limits.max_api_body_bytes`) is reserved from the pre-authentication budget
+//! (`limits.preauth_memory_bytes`); a spent budget answers 503 at once.
 
 mod iam;
 mod sts;
@@ -11,16 +16,14 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use sigv4::{AmzDate, PathMode, Policy, RequestParts, VerifyError};
+use sigv4::{PathMode, RequestParts, VerifyError};
 
 use super::AppState;
-use crate::auth::authority::{Authority, Credential, Denial, Principal};
+use super::auth::{AuthError, Signed, text_headers};
+use super::body::{BodyFailure, declared_length, read_to_bytes};
 use crate::s3::xml::XmlWriter;
-
-/// Largest form body accepted (IAM policy documents are the biggest field).
-const MAX_BODY: usize = 256 * 1024;
+use crate::services::identities::{Caller, Denial};
 
 /// A query-protocol error: `<ErrorResponse><Error><Type/><Code/><Message/></Error>…`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +67,22 @@ impl From<VerifyError> for QueryError {
     }
 }
 
+impl From<AuthError> for QueryError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Verify(v) => v.into(),
+            AuthError::Session(Denial::ExpiredToken) => {
+                Self::new(400, "ExpiredToken", "The security token included in the request is expired")
+            }
+            AuthError::Session(Denial::InvalidToken) => {
+                Self::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+            }
+            AuthError::Session(Denial::AccessDenied) => Self::access_denied("The session has been revoked."),
+            AuthError::Unavailable => Self::unavailable(),
+        }
+    }
+}
+
 /// Which API a request is for, from its credential scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Api {
@@ -78,15 +97,20 @@ impl Api {
             Self::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
         }
     }
+
+    fn service(self) -> &'static str {
+        match self {
+            Self::Sts => "sts",
+            Self::Iam => "iam",
+        }
+    }
 }
 
 /// One authenticated query-API call.
 pub(crate) struct Call<'a> {
     pub(crate) state: &'a AppState,
     pub(crate) form: Vec<(String, String)>,
-    pub(crate) credential: std::sync::Arc<Credential>,
-    pub(crate) now: AmzDate,
-    pub(crate) request_id: &'a str,
+    pub(crate) caller: Caller,
 }
 
 impl Call<'_> {
@@ -103,35 +127,14 @@ impl Call<'_> {
         })
     }
 
-    /// This installation's 12-digit account id (stable: derived from the root key).
-    pub(crate) fn account_id(&self) -> String {
-        account_id(&self.state.root.access_key_id)
+    pub(crate) fn request_id(&self) -> &str {
+        &self.caller.ctx.request_id
     }
 }
 
-/// A stable 12-digit account id derived from the root access key id.
-pub fn account_id(root_access_key: &str) -> String {
-    let digest = Sha256::digest(root_access_key.as_bytes());
-    let n = u64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]]);
-    format!("{:012}", n % 1_000_000_000_000)
-}
-
-fn lower_first(s: &str) -> String {
+pub(crate) fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
-}
-
-/// Decodes an `application/x-www-form-urlencoded` body (`+` is a space here).
-fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|seg| {
-            let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
-            let d = |s: &str| String::from_utf8_lossy(&sigv4::encode::decode(&s.replace('+', " "))).into_owned();
-            (d(k), d(v))
-        })
-        .collect()
 }
 
 /// True for requests the query API should answer: `POST /` with a form body.
@@ -146,9 +149,10 @@ pub(crate) fn is_query_request(parts: &Parts) -> bool {
 }
 
 /// Handles a query-API request end to end.
-pub(crate) async fn handle(state: &AppState, parts: &Parts, body: Body, request_id: &str) -> Response {
-    let api = scope_service(parts).unwrap_or(Api::Sts);
-    match handle_inner(state, parts, body, request_id, api).await {
+pub(crate) async fn handle(state: &AppState, parts: Parts, body: Body, request_id: String) -> Response {
+    let api = scope_service(&parts).unwrap_or(Api::Sts);
+    let result = answer(state, &parts, body, request_id.clone(), api).await;
+    let mut r = match result {
         Ok(xml) => xml_response(StatusCode::OK, xml),
         Err(e) => {
             let mut w = XmlWriter::document();
@@ -158,12 +162,20 @@ pub(crate) async fn handle(state: &AppState, parts: &Parts, body: Body, request_
             w.element("Code", e.code);
             w.element("Message", &e.message);
             w.close("Error");
-            w.element("RequestId", request_id);
+            w.element("RequestId", &request_id);
             w.close("ErrorResponse");
             let xml = w.finish().replacen("<ErrorResponse>", &format!("<ErrorResponse xmlns=\"{}\">", api.namespace()), 1);
-            xml_response(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), xml)
+            let mut r = xml_response(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), xml);
+            if e.status == 503 {
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            r
         }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
     }
+    r
 }
 
 fn xml_response(status: StatusCode, xml: String) -> Response {
@@ -183,65 +195,34 @@ fn scope_service(parts: &Parts) -> Option<Api> {
     }
 }
 
-async fn handle_inner(state: &AppState, parts: &Parts, body: Body, request_id: &str, api: Api) -> Result<String, QueryError> {
-    let mut stream = body.into_data_stream();
-    let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| QueryError::new(400, "IncompleteBody", "The request body terminated unexpectedly"))?;
-        if buf.len() + chunk.len() > MAX_BODY {
-            return Err(QueryError::new(413, "RequestEntityTooLarge", "Request body is too large."));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    let now = AmzDate::now();
-    let payload = sigv4::hex::encode(&Sha256::digest(&buf));
-    let headers: Vec<(&str, &str)> = parts.headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect();
+async fn answer(state: &AppState, parts: &Parts, body: Body, request_id: String, api: Api) -> Result<String, QueryError> {
     if !parts.headers.contains_key(header::AUTHORIZATION) {
         return Err(QueryError::new(403, "MissingAuthenticationToken", "Request is missing Authentication Token"));
     }
-    let service = match api {
-        Api::Sts => "sts",
-        Api::Iam => "iam",
-    };
-    let policy = Policy {
-        region: &state.config.region,
-        service,
+    let ctx = state.pipeline.context(parts, request_id);
+    let headers = text_headers(parts);
+    let signed = |payload_hash| Signed {
+        parts: RequestParts { method: "POST", path: parts.uri.path(), query: parts.uri.query().unwrap_or(""), headers: &headers },
+        service: api.service(),
         path_mode: PathMode::EncodeAgain { normalize: true },
-        now,
-        future_tolerance_secs: state.config.limits.presign_future_tolerance_secs,
-        max_skew_secs: state.config.limits.max_clock_skew_secs,
-        payload_hash: Some(&payload),
+        payload_hash,
     };
-    let req = RequestParts { method: "POST", path: parts.uri.path(), query: parts.uri.query().unwrap_or(""), headers: &headers };
-    let pending = sigv4::check_header(&req, &policy)?;
-    let credential = match state.authority.resolve(pending.access_key()) {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(VerifyError::UnknownAccessKey(pending.access_key().to_owned()).into()),
-        Err(e) => {
-            tracing::error!(error = %e, "identity store failed");
-            return Err(QueryError::unavailable());
-        }
-    };
-    let verified = pending.verify(&credential.secret, &state.signing_keys)?;
-    Authority::check_session(&credential, verified.session_token.as_deref(), crate::http::s3::now_ms()).map_err(|d| match d {
-        Denial::ExpiredToken => QueryError::new(400, "ExpiredToken", "The security token included in the request is expired"),
-        Denial::InvalidToken => QueryError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid."),
-        Denial::AccessDenied => QueryError::access_denied("The session has been revoked."),
+    state.pipeline.precheck_v4(&signed(None), &ctx).await?;
+    let max = state.config.limits.max_api_body_bytes;
+    let _held = state.preauth.reserve(declared_length(&parts.headers).unwrap_or(max).min(max)).ok_or_else(QueryError::unavailable)?;
+    let body = read_to_bytes(body, max).await.map_err(|f| match f {
+        BodyFailure::TooLarge => QueryError::new(413, "RequestEntityTooLarge", "Request body is too large."),
+        BodyFailure::TimedOut => QueryError::new(400, "RequestTimeout", "The request body stopped arriving before it was complete."),
+        BodyFailure::Broken => QueryError::new(400, "IncompleteBody", "The request body terminated unexpectedly"),
     })?;
-    let call = Call { state, form: parse_form(&buf), credential, now, request_id };
+    let hash = sigv4::hex::encode(&Sha256::digest(&body));
+    let (caller, _) = state.pipeline.verify_v4(&signed(Some(&hash)), ctx).await?;
+    let form = form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let call = Call { state, form, caller };
     let action = call.required("Action")?.to_owned();
     match api {
-        Api::Sts => sts::dispatch(&call, &action),
-        Api::Iam => iam::dispatch(&call, &action),
-    }
-}
-
-/// `arn:aws:iam::ACCOUNT:user/NAME`, `…:role/NAME`, `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, `…:root`.
-pub(crate) fn principal_arn(account: &str, p: &Principal) -> String {
-    match p {
-        Principal::Root => format!("arn:aws:iam::{account}:root"),
-        Principal::User(u) => format!("arn:aws:iam::{account}:user/{u}"),
-        Principal::Role { role, session_name, .. } => format!("arn:aws:sts::{account}:assumed-role/{role}/{session_name}"),
+        Api::Sts => sts::dispatch(&call, &action).await,
+        Api::Iam => iam::dispatch(&call, &action).await,
     }
 }
 
@@ -259,7 +240,12 @@ pub(crate) fn response(api: Api, action: &str, request_id: &str, result: impl Fn
     w.finish()
 }
 
+/// A response with no result element (IAM's for most changes).
+pub(crate) fn empty_response(api: Api, action: &str, request_id: &str) -> String {
+    response(api, action, request_id, |_| {}).replace(&format!("<{action}Result></{action}Result>"), "")
+}
+
 /// IAM's timestamps: `2026-11-22T15:00:00Z`.
 pub(crate) fn iso(ms: i64) -> String {
-    AmzDate::from_unix(ms.div_euclid(1000)).rfc3339()
+    sigv4::AmzDate::from_unix(ms.div_euclid(1000)).rfc3339()
 }

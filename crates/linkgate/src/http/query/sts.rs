@@ -1,12 +1,13 @@
 //! STS: `AssumeRole`, `GetSessionToken`, `GetCallerIdentity`.
 //!
 //! Temporary keys begin `ASIA`; session tokens are 64 random bytes, base64url;
-//! only their SHA-256 is stored, and the secret is sealed under the master key.
+//! only their SHA-256 is stored, and the secret is sealed under the master key
+//! (the identity service issues them).
 
-use super::{Api, Call, QueryError, principal_arn, response};
-use crate::auth::authority::Principal;
-use crate::auth::secrets::{new_access_key_id, new_secret_access_key, random_token, token_hash};
-use crate::store::identity::{SessionPrincipal, SessionRecord};
+use super::{Api, Call, QueryError, response};
+use crate::auth::secrets::token_hash;
+use crate::services::identities::{IssuedSession, Principal};
+use crate::store::identity::SessionPrincipal;
 
 /// GetSessionToken limits (AWS: 900..129600, default 43200).
 const GST_DEFAULT: u64 = 43_200;
@@ -14,27 +15,28 @@ const GST_MAX: u64 = 129_600;
 /// AssumeRole default duration.
 const AR_DEFAULT: u64 = 3_600;
 
-pub(super) fn dispatch(call: &Call<'_>, action: &str) -> Result<String, QueryError> {
+pub(super) async fn dispatch(call: &Call<'_>, action: &str) -> Result<String, QueryError> {
     match action {
         "GetCallerIdentity" => get_caller_identity(call),
-        "GetSessionToken" => get_session_token(call),
-        "AssumeRole" => assume_role(call),
+        "GetSessionToken" => get_session_token(call).await,
+        "AssumeRole" => assume_role(call).await,
         other => Err(QueryError::new(400, "InvalidAction", format!("Could not find operation {other} for version 2011-06-15"))),
     }
 }
 
 fn get_caller_identity(call: &Call<'_>) -> Result<String, QueryError> {
-    let account = call.account_id();
-    let arn = principal_arn(&account, &call.credential.principal);
-    let user_id = match &call.credential.principal {
+    let ids = &call.state.identities;
+    let account = ids.account_id();
+    let principal = &call.caller.credential.principal;
+    let user_id = match principal {
         Principal::Root => account.clone(),
         Principal::User(u) => format!("AIDA{}", &token_hash(u)[..16].to_ascii_uppercase()),
         Principal::Role { role, session_name, .. } => format!("AROA{}:{session_name}", &token_hash(role)[..16].to_ascii_uppercase()),
     };
-    Ok(response(Api::Sts, "GetCallerIdentity", call.request_id, |w| {
+    Ok(response(Api::Sts, "GetCallerIdentity", call.request_id(), |w| {
         w.element("UserId", &user_id);
         w.element("Account", &account);
-        w.element("Arn", &arn);
+        w.element("Arn", &ids.principal_arn(principal));
     }))
 }
 
@@ -57,57 +59,36 @@ fn duration(call: &Call<'_>, default: u64, max: u64) -> Result<u64, QueryError> 
     Ok(d)
 }
 
-/// Issues, stores and renders a session.
-fn issue(
-    call: &Call<'_>,
-    principal: SessionPrincipal,
-    secs: u64,
-    action: &str,
-    extra: impl FnOnce(&mut crate::s3::xml::XmlWriter),
-) -> Result<String, QueryError> {
-    let access_key_id = new_access_key_id(true);
-    let secret = new_secret_access_key();
-    let token = random_token(64);
-    // Millisecond precision: a revocation at time T must not refuse a session
-    // issued later within the same second.
-    let now_ms = crate::http::s3::now_ms();
-    let expires_ms = now_ms + (secs as i64) * 1000;
-    let record = SessionRecord {
-        secret_sealed: call.state.authority.master().seal(secret.as_bytes(), access_key_id.as_bytes()),
-        access_key_id: access_key_id.clone(),
-        token_hash: token_hash(&token),
-        principal,
-        created_ms: now_ms,
-        expires_ms,
-    };
-    call.state.authority.store().create_session(&record).map_err(|e| {
-        tracing::error!(error = %e, "cannot store session");
-        QueryError::unavailable()
-    })?;
-    Ok(response(Api::Sts, action, call.request_id, |w| {
-        w.open("Credentials");
-        w.element("AccessKeyId", &access_key_id);
-        w.element("SecretAccessKey", &secret);
-        w.element("SessionToken", &token);
-        w.element("Expiration", &super::iso(expires_ms));
-        w.close("Credentials");
-        extra(w);
-    }))
+fn credentials_xml(w: &mut crate::s3::xml::XmlWriter, s: &IssuedSession) {
+    w.open("Credentials");
+    w.element("AccessKeyId", &s.access_key_id);
+    w.element("SecretAccessKey", &s.secret);
+    w.element("SessionToken", &s.token);
+    w.element("Expiration", &super::iso(s.expires_ms));
+    w.close("Credentials");
 }
 
-fn get_session_token(call: &Call<'_>) -> Result<String, QueryError> {
-    let user = match &call.credential.principal {
-        Principal::User(u) if call.credential.session.is_none() => u.clone(),
+async fn issue(call: &Call<'_>, principal: SessionPrincipal, secs: u64) -> Result<IssuedSession, QueryError> {
+    call.state.identities.issue_session(principal, secs).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store session");
+        QueryError::unavailable()
+    })
+}
+
+async fn get_session_token(call: &Call<'_>) -> Result<String, QueryError> {
+    let user = match &call.caller.credential.principal {
+        Principal::User(u) if call.caller.credential.session.is_none() => u.clone(),
         Principal::Root => {
             return Err(QueryError::access_denied("Cannot call GetSessionToken with the root credentials of linkgate; create a user."));
         }
         _ => return Err(QueryError::access_denied("Cannot call GetSessionToken with session credentials")),
     };
     let secs = duration(call, GST_DEFAULT, GST_MAX.min(call.state.config.sts.max_duration_seconds.max(GST_DEFAULT)))?;
-    issue(call, SessionPrincipal::User(user), secs, "GetSessionToken", |_| {})
+    let session = issue(call, SessionPrincipal::User(user), secs).await?;
+    Ok(response(Api::Sts, "GetSessionToken", call.request_id(), |w| credentials_xml(w, &session)))
 }
 
-fn assume_role(call: &Call<'_>) -> Result<String, QueryError> {
+async fn assume_role(call: &Call<'_>) -> Result<String, QueryError> {
     let role_arn = call.required("RoleArn")?;
     let session_name = call.required("RoleSessionName")?;
     if !(2..=64).contains(&session_name.len()) || !session_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)) {
@@ -115,14 +96,15 @@ fn assume_role(call: &Call<'_>) -> Result<String, QueryError> {
             "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
         )));
     }
-    let account = call.account_id();
-    let caller_arn = principal_arn(&account, &call.credential.principal);
+    let ids = &call.state.identities;
+    let account = ids.account_id();
+    let caller_arn = ids.principal_arn(&call.caller.credential.principal);
     let denied =
         || QueryError::access_denied(format!("User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"));
     let name = role_arn.strip_prefix(&format!("arn:aws:iam::{account}:role/")).ok_or_else(denied)?;
     let name = name.rsplit('/').next().unwrap_or(name);
-    let role = call.state.authority.store().role(name).map_err(|_| QueryError::unavailable())?.ok_or_else(denied)?;
-    let source_user = match &call.credential.principal {
+    let role = ids.role_to_assume(name).await.map_err(|_| QueryError::unavailable())?.ok_or_else(denied)?;
+    let source_user = match &call.caller.credential.principal {
         Principal::Root => "root".to_owned(),
         Principal::User(u) if role.trusted_users.iter().any(|t| t == u || t == "*") => u.clone(),
         _ => return Err(denied()),
@@ -131,16 +113,13 @@ fn assume_role(call: &Call<'_>) -> Result<String, QueryError> {
     let secs = duration(call, AR_DEFAULT.min(max), max)?;
     let arn = format!("arn:aws:sts::{account}:assumed-role/{}/{session_name}", role.name);
     let role_id = format!("AROA{}:{session_name}", &token_hash(&role.name)[..16].to_ascii_uppercase());
-    issue(
-        call,
-        SessionPrincipal::Role { role: role.name.clone(), session_name: session_name.to_owned(), source_user },
-        secs,
-        "AssumeRole",
-        |w| {
-            w.open("AssumedRoleUser");
-            w.element("AssumedRoleId", &role_id);
-            w.element("Arn", &arn);
-            w.close("AssumedRoleUser");
-        },
-    )
+    let principal = SessionPrincipal::Role { role: role.name.clone(), session_name: session_name.to_owned(), source_user };
+    let session = issue(call, principal, secs).await?;
+    Ok(response(Api::Sts, "AssumeRole", call.request_id(), |w| {
+        credentials_xml(w, &session);
+        w.open("AssumedRoleUser");
+        w.element("AssumedRoleId", &role_id);
+        w.element("Arn", &arn);
+        w.close("AssumedRoleUser");
+    }))
 }

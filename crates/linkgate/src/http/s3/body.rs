@@ -1,4 +1,4 @@
-//! Request bodies: whatever the payload mode, hand handlers a plain byte stream.
+//! Request bodies: whatever the payload mode, hand the services a plain byte stream.
 //!
 //! - `UNSIGNED-PAYLOAD` (presigned URLs, and SDKs over TLS): the body as is.
 //! - a hex SHA-256 (header auth): the body as is; the hash is checked once the body
@@ -11,38 +11,35 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::Ctx;
-use crate::s3::checksum::ChecksumAlgorithm;
+use super::S3Call;
+use crate::http::body::{BodyFailure, classify};
+use crate::s3::checksum::{BodyDigests, ChecksumAlgorithm};
 use crate::s3::error::S3Error;
+use crate::s3::upload::{ObjectAttrs, PendingChecks};
+use crate::services::objects::Upload;
+use crate::store::blobs::BoxError;
 
-/// A request body as decoded bytes.
-pub(crate) type BodyStream = BoxStream<'static, Result<Bytes, S3Error>>;
+/// A request body as bytes with S3 errors.
+pub(crate) type S3Stream = BoxStream<'static, Result<Bytes, S3Error>>;
 
-/// What must still be checked once the whole body has been read.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PendingChecks {
-    /// The signed `x-amz-content-sha256`, to compare with the body's SHA-256.
-    pub(crate) sha256_hex: Option<String>,
-    /// `Content-MD5` (base64).
-    pub(crate) content_md5: Option<String>,
-    /// An `x-amz-checksum-*` header: algorithm and base64 value.
-    pub(crate) checksum_header: Option<(ChecksumAlgorithm, String)>,
-    /// The checksum algorithm to compute and store (header, trailer or SDK hint).
-    pub(crate) checksum_algorithm: Option<ChecksumAlgorithm>,
-    /// The decoded length the client announced.
-    pub(crate) decoded_length: Option<u64>,
-}
-
-fn client_body_error(e: axum::Error) -> S3Error {
-    tracing::debug!(error = %e, "request body failed");
-    S3Error::incomplete_body()
+/// The raw body, its failures as S3 errors (`RequestTimeout` or `IncompleteBody`).
+pub(crate) fn raw(body: Body) -> S3Stream {
+    body.into_data_stream()
+        .map_err(|e| match classify(&e) {
+            BodyFailure::TimedOut => S3Error::request_timeout(),
+            _ => {
+                tracing::debug!(error = %e, "request body failed");
+                S3Error::incomplete_body()
+            }
+        })
+        .boxed()
 }
 
 /// Turns the raw body into decoded bytes plus the checks still to do.
-pub(crate) fn decode(ctx: &Ctx<'_>, body: Body) -> Result<(BodyStream, PendingChecks), S3Error> {
-    let mut checks = PendingChecks { content_md5: ctx.header("content-md5").map(str::to_owned), ..PendingChecks::default() };
+pub(crate) fn decode(call: &S3Call<'_>, body: Body) -> Result<(S3Stream, PendingChecks), S3Error> {
+    let mut checks = PendingChecks { content_md5: call.header("content-md5").map(str::to_owned), ..PendingChecks::default() };
     for alg in ChecksumAlgorithm::ALL {
-        if let Some(v) = ctx.header(alg.header_name()) {
+        if let Some(v) = call.header(alg.header_name()) {
             if alg.decode_value(v).is_none() {
                 return Err(S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header_name())));
             }
@@ -50,80 +47,44 @@ pub(crate) fn decode(ctx: &Ctx<'_>, body: Body) -> Result<(BodyStream, PendingCh
             checks.checksum_algorithm = Some(alg);
         }
     }
-    let trailer = ctx.header("x-amz-trailer").map(str::trim).filter(|t| !t.is_empty());
+    let trailer = call.header("x-amz-trailer").map(str::trim).filter(|t| !t.is_empty());
     if checks.checksum_algorithm.is_none() {
         checks.checksum_algorithm = trailer
             .and_then(ChecksumAlgorithm::from_header_name)
-            .or_else(|| ctx.header("x-amz-sdk-checksum-algorithm").and_then(ChecksumAlgorithm::from_algorithm_name));
+            .or_else(|| call.header("x-amz-sdk-checksum-algorithm").and_then(ChecksumAlgorithm::from_algorithm_name));
     }
-    checks.decoded_length = ctx.header("x-amz-decoded-content-length").and_then(|v| v.trim().parse().ok());
-    let raw = body.into_data_stream().map_err(client_body_error);
-    let payload = ctx.auth.as_ref().and_then(|a| a.v4.as_ref()).map(|v| v.payload_hash.clone());
-    let Some(payload) = payload else {
-        return Ok((raw.boxed(), checks));
-    };
-    match payload.as_str() {
-        sigv4::UNSIGNED_PAYLOAD => Ok((raw.boxed(), checks)),
+    checks.decoded_length = call.header("x-amz-decoded-content-length").and_then(|v| v.trim().parse().ok());
+    let raw = raw(body);
+    let Some(verified) = &call.v4 else { return Ok((raw, checks)) };
+    match verified.payload_hash.as_str() {
+        sigv4::UNSIGNED_PAYLOAD => Ok((raw, checks)),
         p if p.starts_with("STREAMING-") => {
-            let verified = ctx.auth.as_ref().and_then(|a| a.v4.clone()).ok_or_else(S3Error::internal)?;
-            let stream = super::chunked_body::decode(raw, &verified, p, trailer, ctx.header("x-amz-decoded-content-length"))?;
+            let stream = super::chunked_body::decode(raw, verified, p, trailer, call.header("x-amz-decoded-content-length"))?;
             Ok((stream, checks))
         }
         p if p.len() == 64 && p.bytes().all(|b| b.is_ascii_hexdigit()) => {
             checks.sha256_hex = Some(p.to_ascii_lowercase());
-            Ok((raw.boxed(), checks))
+            Ok((raw, checks))
         }
-        _ => Err(S3Error::invalid_argument(
+        other => Err(S3Error::invalid_argument(
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.",
             "x-amz-content-sha256",
-            &payload,
+            other,
         )),
     }
 }
 
-/// Checks what could only be checked after reading: signed hash, Content-MD5,
-/// a checksum header. Called before the write is committed.
-pub(crate) fn verify_after(checks: &PendingChecks, digests: &crate::s3::checksum::DigestValues) -> Result<(), S3Error> {
-    if let Some(expected) = &checks.sha256_hex
-        && !digests.sha256_matches_hex(expected)
-    {
-        return Err(S3Error::new(
-            "XAmzContentSHA256Mismatch",
-            400,
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        )
-        .with("ClientComputedContentSHA256", expected.clone())
-        .with("S3ComputedContentSHA256", digests.sha256_hex().unwrap_or_default()));
-    }
-    if let Some(md5) = &checks.content_md5 {
-        use base64::Engine as _;
-        if base64::engine::general_purpose::STANDARD.decode(md5.trim()).map(|v| v.len()) != Ok(16) {
-            return Err(S3Error::new("InvalidDigest", 400, "The Content-MD5 you specified is not valid."));
-        }
-        if !digests.content_md5_matches(md5) {
-            return Err(S3Error::new("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
-                .with("ExpectedDigest", md5.clone())
-                .with("CalculatedDigest", digests.md5_base64()));
-        }
-    }
-    if let Some((alg, value)) = &checks.checksum_header
-        && let Some((computed_alg, computed)) = &digests.checksum
-        && computed_alg == alg
-        && computed != value
-    {
-        return Err(S3Error::new(
-            "BadDigest",
-            400,
-            format!("The {} you specified did not match the calculated checksum.", alg.algorithm_name()),
-        ));
-    }
-    Ok(())
+/// An upload for the object service: the decoded body, its checks, and the
+/// metadata the request's headers give the object.
+pub(crate) fn upload(call: &S3Call<'_>, body: Body) -> Result<Upload, S3Error> {
+    let (stream, checks) = decode(call, body)?;
+    Ok(Upload { body: stream.map_err(|e| Box::new(e) as BoxError).boxed(), checks, attrs: ObjectAttrs::from_headers(&call.parts.headers) })
 }
 
 /// Reads a small body (XML documents) completely, with the same checks, refusing
-/// more than `limit` bytes.
-pub(crate) async fn read_small(ctx: &Ctx<'_>, body: Body, limit: usize) -> Result<Vec<u8>, S3Error> {
-    let (mut stream, checks) = decode(ctx, body)?;
+/// more than `limit` bytes as soon as they arrive.
+pub(crate) async fn read_small(call: &S3Call<'_>, body: Body, limit: usize) -> Result<Vec<u8>, S3Error> {
+    let (mut stream, checks) = decode(call, body)?;
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
@@ -132,8 +93,8 @@ pub(crate) async fn read_small(ctx: &Ctx<'_>, body: Body, limit: usize) -> Resul
         }
         buf.extend_from_slice(&chunk);
     }
-    let mut digests = crate::s3::checksum::BodyDigests::new(checks.sha256_hex.is_some(), checks.checksum_algorithm);
+    let mut digests = BodyDigests::new(checks.sha256_hex.is_some(), checks.checksum_algorithm);
     digests.update(&buf);
-    verify_after(&checks, &digests.finish())?;
+    checks.verify(&digests.finish())?;
     Ok(buf)
 }

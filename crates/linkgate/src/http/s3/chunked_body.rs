@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use super::body::BodyStream;
+use super::body::S3Stream as BodyStream;
 use crate::s3::chunked::{
     ChunkSigner, ChunkedDecoder, ChunkedError, ChunkedMode, decode_stream, parse_decoded_length, parse_trailer_header,
 };

@@ -10,9 +10,10 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 
 use super::body::read_small;
-use super::{Ctx, S3Result, Target, empty, store_err, xml_response};
+use super::{S3Call, S3Result, empty, xml_response};
 use crate::http::AppState;
 use crate::s3::error::S3Error;
+use crate::s3::operation::Target;
 use crate::s3::requests::{CorsRule, parse_cors as parse_config, render_cors as render_config};
 
 /// `*` matches any run of characters, once; case-insensitive when asked.
@@ -34,8 +35,8 @@ pub(crate) fn matching_rule<'a>(rules: &'a [CorsRule], origin: &str, method: &st
     })
 }
 
-fn bucket_rules(state: &AppState, bucket: &str) -> Result<Option<Vec<CorsRule>>, S3Error> {
-    let info = state.store.bucket(bucket).map_err(store_err)?.ok_or_else(|| S3Error::no_such_bucket(bucket))?;
+async fn bucket_rules(state: &AppState, bucket: &str) -> Result<Option<Vec<CorsRule>>, S3Error> {
+    let info = state.objects.bucket(bucket).await?;
     match info.cors_xml {
         None => Ok(None),
         Some(xml) => Ok(Some(parse_config(xml.as_bytes())?)),
@@ -49,9 +50,9 @@ fn set(r: &mut Response, name: header::HeaderName, value: &str) {
 }
 
 /// Answers a preflight request.
-pub(crate) fn preflight(state: &AppState, target: &Target, parts: &Parts) -> S3Result {
+pub(crate) async fn preflight(state: &AppState, target: &Target, parts: &Parts) -> S3Result {
     let get = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
-    let Some(bucket) = target.bucket() else {
+    let (Target::Bucket(bucket) | Target::Object { bucket, .. }) = target else {
         return Err(S3Error::new("BadRequest", 400, "Insufficient information. Origin request header needed."));
     };
     let (Some(origin), Some(method)) = (get(header::ORIGIN), get(header::ACCESS_CONTROL_REQUEST_METHOD)) else {
@@ -60,7 +61,7 @@ pub(crate) fn preflight(state: &AppState, target: &Target, parts: &Parts) -> S3R
     let requested: Vec<&str> = get(header::ACCESS_CONTROL_REQUEST_HEADERS)
         .map(|h| h.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
-    let Some(rules) = bucket_rules(state, bucket)? else {
+    let Some(rules) = bucket_rules(state, bucket).await? else {
         return Err(S3Error::new("AccessForbidden", 403, "CORSResponse: CORS is not enabled for this bucket.")
             .with("Method", method)
             .with("ResourceType", "OBJECT"));
@@ -100,9 +101,9 @@ fn apply_rule(r: &mut Response, rule: &CorsRule, origin: &str) {
 }
 
 /// Adds CORS headers to an actual response (success or error) when a rule allows it.
-pub(crate) fn decorate(state: &AppState, bucket: &str, parts: &Parts, response: &mut Response) {
+pub(crate) async fn decorate(state: &AppState, bucket: &str, parts: &Parts, response: &mut Response) {
     let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return };
-    let Ok(Some(rules)) = bucket_rules(state, bucket) else { return };
+    let Ok(Some(rules)) = bucket_rules(state, bucket).await else { return };
     let method = if parts.method == Method::HEAD { "HEAD" } else { parts.method.as_str() };
     if let Some(rule) = matching_rule(&rules, origin, method, &[]) {
         apply_rule(response, rule, origin);
@@ -111,28 +112,24 @@ pub(crate) fn decorate(state: &AppState, bucket: &str, parts: &Parts, response: 
 }
 
 /// PutBucketCors.
-pub(crate) async fn put_bucket_cors(ctx: &Ctx<'_>, bucket: &str, body: Body) -> S3Result {
-    let doc = read_small(ctx, body, 64 * 1024).await?;
+pub(crate) async fn put_bucket_cors(call: &S3Call<'_>, bucket: &str, body: Body) -> S3Result {
+    let doc = read_small(call, body, 64 * 1024).await?;
     let rules = parse_config(&doc)?;
-    if !ctx.state.store.set_cors(bucket, Some(&render_config(&rules))).map_err(store_err)? {
-        return Err(S3Error::no_such_bucket(bucket));
-    }
+    call.state.objects.set_cors(bucket, Some(&render_config(&rules))).await?;
     Ok(empty(StatusCode::OK))
 }
 
 /// GetBucketCors.
-pub(crate) fn get_bucket_cors(ctx: &Ctx<'_>, bucket: &str) -> S3Result {
-    match bucket_rules(ctx.state, bucket)? {
+pub(crate) async fn get_bucket_cors(call: &S3Call<'_>, bucket: &str) -> S3Result {
+    match bucket_rules(call.state, bucket).await? {
         Some(rules) => Ok(xml_response(render_config(&rules))),
         None => Err(S3Error::new("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist").with("BucketName", bucket)),
     }
 }
 
 /// DeleteBucketCors.
-pub(crate) fn delete_bucket_cors(ctx: &Ctx<'_>, bucket: &str) -> S3Result {
-    if !ctx.state.store.set_cors(bucket, None).map_err(store_err)? {
-        return Err(S3Error::no_such_bucket(bucket));
-    }
+pub(crate) async fn delete_bucket_cors(call: &S3Call<'_>, bucket: &str) -> S3Result {
+    call.state.objects.set_cors(bucket, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

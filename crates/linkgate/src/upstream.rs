@@ -7,7 +7,8 @@
 //!
 //! The pieces that decide bytes on the wire are plain functions ([`forward_target`],
 //! [`has_dot_segment`], [`forward_request_headers`], [`forward_response_headers`],
-//! [`sign`]) tested without a network; [`Upstreams::send`] and [`redeem`] do the I/O.
+//! [`sign`]) tested without a network; [`Upstreams::send`] does the I/O. The link
+//! service decides whether a request may be forwarded at all.
 //!
 //! Limits of this version: plain `http://` upstreams only (no TLS stack in this
 //! build; an `https://` base URL is refused at startup), request bodies are buffered
@@ -19,29 +20,20 @@
 //! it reaches the upstream, which may well run its GET handler for it.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::request::Parts;
-use axum::http::{Method, Request, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{Method, Request, Response, Uri};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest as _, Sha256};
 use sigv4::{AmzDate, Credentials, PathMode, RequestParts, SigningKeyCache, SigningParams};
 
-use super::AppState;
-use super::link_audit::Auditor;
-use super::links::{consume, denied, page};
-use crate::auth::policy::LINKGATE_CREATE_LINK;
 use crate::config::UpstreamConfig;
 use crate::credentials::{self, AwsCredentials, Environment};
-use crate::store::links::LinkRecord;
 
 /// The largest request body forwarded (buffered to hash it for the signature).
 pub const MAX_FORWARD_BODY: usize = 10 << 20;
@@ -52,15 +44,13 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_LINK_PATH: usize = 2048;
 
 /// Methods an upstream link may name.
-pub(crate) const UPSTREAM_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
-
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
 /// the de-facto ones proxies also drop.
 const HOP_BY_HOP: [&str; 8] =
     ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "http2-settings"];
 
 /// The resource an upstream link is judged on: `arn:linkgate:upstream:::NAME`.
-pub(crate) fn upstream_arn(name: &str) -> String {
+pub fn upstream_arn(name: &str) -> String {
     format!("arn:linkgate:upstream:::{name}")
 }
 
@@ -83,6 +73,18 @@ pub struct Upstream {
     credentials: AwsCredentials,
     /// How long connecting and receiving the response head may take.
     timeout: Duration,
+}
+
+impl Upstream {
+    /// The base URL's path without a trailing `/` (empty for the root).
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// How long connecting and receiving the response head may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
 }
 
 /// Every configured upstream by name, and the HTTP client that reaches them.
@@ -129,23 +131,30 @@ impl Upstreams {
         self.by_name.get(name)
     }
 
-    /// Sends one request, signed now, to `up`, waiting at most `up`'s timeout for
-    /// the response head. `path` and `query` are raw (already percent-encoded);
-    /// `headers` are already filtered.
-    #[allow(clippy::too_many_arguments)]
-    async fn send(
+    /// Sends one request, signed at `time`, to `up`, waiting at most `up`'s timeout
+    /// for the response head.
+    pub async fn send(
         &self,
         up: &Upstream,
-        method: &Method,
-        path: &str,
-        query: &str,
-        mut headers: HeaderMap,
-        body: Bytes,
+        req: Forward,
+        time: AmzDate,
         cache: &SigningKeyCache,
     ) -> Result<Response<hyper::body::Incoming>, ForwardError> {
+        let Forward { method, path, query, mut headers, body } = req;
         let payload_hash = sigv4::hex::encode(&Sha256::digest(&body));
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let signed = sign(up, method.as_str(), path, query, content_type.as_deref(), &payload_hash, AmzDate::now(), cache);
+        let signed = sign(
+            up,
+            &Signable {
+                method: method.as_str(),
+                path: &path,
+                query: &query,
+                content_type: content_type.as_deref(),
+                payload_hash: &payload_hash,
+            },
+            time,
+            cache,
+        );
         for (name, value) in signed {
             let value = HeaderValue::from_str(&value).map_err(|_| ForwardError::Unreachable("a signed header is not valid".into()))?;
             headers.insert(name, value);
@@ -153,11 +162,8 @@ impl Upstreams {
         let uri =
             if query.is_empty() { format!("http://{}{path}", up.authority) } else { format!("http://{}{path}?{query}", up.authority) };
         let uri: Uri = uri.parse().map_err(|e| ForwardError::Unreachable(format!("bad upstream URI: {e}")))?;
-        let mut req = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .body(Full::new(body))
-            .map_err(|e| ForwardError::Unreachable(e.to_string()))?;
+        let mut req =
+            Request::builder().method(method).uri(uri).body(Full::new(body)).map_err(|e| ForwardError::Unreachable(e.to_string()))?;
         *req.headers_mut() = headers;
         match tokio::time::timeout(up.timeout, self.client.request(req)).await {
             Err(_) => Err(ForwardError::Timeout),
@@ -167,9 +173,25 @@ impl Upstreams {
     }
 }
 
+/// One request to forward: raw (already percent-encoded) path and query, headers
+/// already filtered with [`forward_request_headers`], the whole body.
+#[derive(Debug)]
+pub struct Forward {
+    /// Method.
+    pub method: Method,
+    /// Path.
+    pub path: String,
+    /// Query, without `?`.
+    pub query: String,
+    /// Headers to send (the signature's are added).
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
 /// Why a forwarded request got no answer.
 #[derive(Debug)]
-enum ForwardError {
+pub enum ForwardError {
     /// No response head within the upstream's timeout.
     Timeout,
     /// Connecting or talking to the upstream failed.
@@ -357,22 +379,28 @@ pub(crate) fn forward_response_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// What is signed of a forwarded request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Signable<'a> {
+    /// Method.
+    pub(crate) method: &'a str,
+    /// Raw path.
+    pub(crate) path: &'a str,
+    /// Raw query.
+    pub(crate) query: &'a str,
+    /// `Content-Type`, if the request has one (signed too).
+    pub(crate) content_type: Option<&'a str>,
+    /// Hex SHA-256 of the body.
+    pub(crate) payload_hash: &'a str,
+}
+
 /// The headers that sign a forwarded request at `time`: `host`, `x-amz-date`,
 /// `x-amz-security-token` (temporary credentials), `x-amz-content-sha256` (S3
 /// only, which requires it), then `authorization`. Signed: those plus
 /// `content-type` when the request has one. The path is canonicalised as the AWS
 /// SDKs do for the service (S3 as sent; others normalised and encoded again).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn sign(
-    up: &Upstream,
-    method: &str,
-    path: &str,
-    query: &str,
-    content_type: Option<&str>,
-    payload_hash: &str,
-    time: AmzDate,
-    cache: &SigningKeyCache,
-) -> Vec<(HeaderName, String)> {
+pub(crate) fn sign(up: &Upstream, req: &Signable<'_>, time: AmzDate, cache: &SigningKeyCache) -> Vec<(HeaderName, String)> {
+    let Signable { method, path, query, content_type, payload_hash } = *req;
     let creds = &up.credentials;
     let is_s3 = up.service == "s3";
     let mut out: Vec<(HeaderName, String)> = vec![(header::HOST, up.host_header.clone())];
@@ -402,97 +430,6 @@ pub(crate) fn sign(
     let sig = sigv4::sign_headers(&RequestParts { method, path, query, headers: &to_sign }, &params, cache);
     out.push((header::AUTHORIZATION, sig.authorization));
     out
-}
-
-/// The raw path after `/l/{token}` in the request URI (`""` or starting with `/`).
-fn suffix_after_token<'a>(uri_path: &'a str, token: &str) -> &'a str {
-    uri_path.strip_prefix("/l/").and_then(|p| p.strip_prefix(token)).unwrap_or("")
-}
-
-/// Redeems an upstream link: issuer, path, body, one use, then forwards (the
-/// method, state, client address and password were judged by the caller). HEAD
-/// (allowed on a GET link too) takes a use as well, is forwarded as HEAD and
-/// audited as `head`. The use is taken before
-/// forwarding, so a request the upstream then fails (502) or does not answer in
-/// time (504) has still used it.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn redeem(
-    state: &AppState,
-    link: &LinkRecord,
-    name: &str,
-    link_path: &str,
-    token: &str,
-    parts: Parts,
-    body: Body,
-    now: i64,
-    ip: IpAddr,
-    html: bool,
-    auditor: &Auditor,
-) -> Response {
-    let method = parts.method.clone();
-    // The method, state and client address were judged, and the password checked,
-    // by the caller.
-    if let Some(refused) = super::links::issuer_refusal(state, link, LINKGATE_CREATE_LINK, &upstream_arn(name), ip, html, auditor) {
-        return refused;
-    }
-    let Some(up) = state.upstreams.get(name) else {
-        tracing::error!(upstream = name, "link names an upstream that is not configured");
-        auditor.record(502, "upstream-not-configured", 0);
-        return page(502, "Upstream unavailable", "The service behind this link is not configured any more.", html);
-    };
-    let suffix = suffix_after_token(parts.uri.path(), token);
-    let (path, query) = match forward_target(&up.base_path, link_path, suffix, parts.uri.query().unwrap_or("")) {
-        Ok(t) => t,
-        Err(msg) => {
-            auditor.record(400, "bad-path", 0);
-            return page(400, "Bad request", msg, html);
-        }
-    };
-    let body = match Limited::new(body, MAX_FORWARD_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            auditor.record(413, "body-too-large", 0);
-            return page(413, "Too large", "The request body is larger than 10 MiB.", html);
-        }
-        Err(_) => {
-            auditor.record(400, "body-read-failed", 0);
-            return page(400, "Bad request", "The request body could not be read.", html);
-        }
-    };
-    // Every request that reaches the upstream is a use, HEAD included: many APIs run
-    // their GET handler for HEAD, so a free HEAD would let a one-time link act on
-    // the upstream without limit. (Object links answer HEAD themselves, for free.)
-    let head = method == Method::HEAD;
-    if let Some(d) = consume(state, link, now, auditor).await {
-        auditor.record(d.status, d.reason, 0);
-        return denied(&d, html);
-    }
-    let headers = forward_request_headers(&parts.headers);
-    match state.upstreams.send(up, &method, &path, &query, headers, body, &state.signing_keys).await {
-        Ok(resp) => {
-            let (answer, incoming) = resp.into_parts();
-            let mut out = Response::new(Body::new(incoming));
-            *out.status_mut() = answer.status;
-            *out.headers_mut() = forward_response_headers(&answer.headers);
-            if head {
-                auditor.record(answer.status.as_u16(), "head", 0);
-                return out;
-            }
-            // Audited when the answer has been relayed (or abandoned), with the bytes sent.
-            auditor.clone().metered(out, "forwarded")
-        }
-        Err(ForwardError::Timeout) => {
-            tracing::warn!(upstream = name, "upstream timed out");
-            auditor.record(504, "upstream-timeout", 0);
-            let msg = format!("upstream timed out: the service behind this link did not answer within {} s.", up.timeout.as_secs());
-            page(StatusCode::GATEWAY_TIMEOUT.as_u16(), "Gateway timeout", &msg, html)
-        }
-        Err(ForwardError::Unreachable(e)) => {
-            tracing::warn!(upstream = name, error = %e, "upstream unreachable");
-            auditor.record(502, "upstream-unreachable", 0);
-            page(StatusCode::BAD_GATEWAY.as_u16(), "Bad gateway", "upstream unreachable", html)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -613,7 +550,14 @@ mod tests {
         let hash = sigv4::hex::encode(&Sha256::digest(body));
         for (service, token) in [("execute-api", None), ("execute-api", Some("FQoGZXIvYXdzE")), ("s3", None)] {
             let u = up(service, token);
-            let headers = sign(&u, "POST", "/prod/v1/items%20x", "b=2&a=1", Some("application/json"), &hash, time, &cache);
+            let what = Signable {
+                method: "POST",
+                path: "/prod/v1/items%20x",
+                query: "b=2&a=1",
+                content_type: Some("application/json"),
+                payload_hash: &hash,
+            };
+            let headers = sign(&u, &what, time, &cache);
             let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
             assert_eq!(names.first(), Some(&"host"));
             assert_eq!(names.last(), Some(&"authorization"));

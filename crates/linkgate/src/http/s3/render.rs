@@ -1,0 +1,61 @@
+//! Rendering objects as HTTP answers: shared by GetObject/HeadObject and by
+//! broker-link downloads, so both answer with the same headers.
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use crate::services::objects::{ObjectRead, ReadKind};
+
+/// HTTP-date for `Last-Modified`.
+pub(crate) fn http_date(ms: i64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+}
+
+/// Sets a header if the value is valid (values come from stored metadata).
+pub(crate) fn set(r: &mut Response, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+/// [`set`] for a header name held as text.
+pub(crate) fn set_named(r: &mut Response, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        r.headers_mut().insert(n, v);
+    }
+}
+
+/// The answer for an object read: 304, or 200/206 with the stored headers and the
+/// bytes (none for HEAD).
+pub(crate) fn object_response(read: ObjectRead) -> Response {
+    let ObjectRead { meta, kind, body } = read;
+    let (status, start, len) = match kind {
+        ReadKind::NotModified => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            set(&mut r, header::ETAG, &meta.etag);
+            set(&mut r, header::LAST_MODIFIED, &http_date(meta.last_modified_ms));
+            return r;
+        }
+        ReadKind::Full => (StatusCode::OK, 0, meta.size),
+        ReadKind::Partial { start, len } => (StatusCode::PARTIAL_CONTENT, start, len),
+    };
+    let mut r = Response::new(body.map_or_else(Body::empty, Body::from_stream));
+    *r.status_mut() = status;
+    set(&mut r, header::CONTENT_TYPE, meta.content_type.as_deref().unwrap_or("binary/octet-stream"));
+    set(&mut r, header::CONTENT_LENGTH, &len.to_string());
+    set(&mut r, header::ETAG, &meta.etag);
+    set(&mut r, header::LAST_MODIFIED, &http_date(meta.last_modified_ms));
+    set(&mut r, header::ACCEPT_RANGES, "bytes");
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(&mut r, header::CONTENT_RANGE, &format!("bytes {}-{}/{}", start, start + len - 1, meta.size));
+    }
+    for (name, value) in &meta.headers {
+        set_named(&mut r, name, value);
+    }
+    if let Some(n) = meta.parts_count {
+        set_named(&mut r, "x-amz-mp-parts-count", &n.to_string());
+    }
+    r
+}

@@ -1,0 +1,606 @@
+//! The object service: buckets, objects and multipart uploads, with S3's rules.
+//!
+//! It alone keeps metadata rows and blobs consistent:
+//! - a row is written only once its blob is durable ([`Staged`] holds a written
+//!   blob no row points at yet, and removes it if dropped uncommitted — a failed
+//!   check, a lost race, a client gone mid-request);
+//! - a blob is removed only once no row points at it (after the write that
+//!   replaced or deleted its row has committed);
+//! - a read that finds its blob gone (the object was replaced meanwhile) looks the
+//!   object up again instead of failing;
+//! - at start, blobs no row points at (a crash between the two steps) are
+//!   reclaimed ([`Objects::reclaim_orphans`]).
+//!
+//! Errors are S3's, since S3's semantics are what this service implements.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use md5::{Digest as _, Md5};
+
+use crate::clock::SharedClock;
+use crate::ids::random_hex;
+use crate::s3::checksum::{BodyDigests, ChecksumAlgorithm, DigestValues};
+use crate::s3::error::S3Error;
+use crate::s3::read::{Conditional, RangeSpec, evaluate_conditionals, parse_range};
+use crate::s3::upload::{ObjectAttrs, PendingChecks, too_large};
+use crate::store::blobs::{BlobStore, BoxError, ByteStream, PutError};
+use crate::store::meta::{
+    BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
+};
+
+/// Every part but the last must be at least this big (S3's rule).
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// How many times a read retries when the blob it found was replaced meanwhile.
+const READ_ATTEMPTS: usize = 3;
+/// Keys listed per store query while walking a listing.
+const LIST_BATCH: usize = 1000;
+
+/// A body to store, with what to check once it has been read.
+pub struct Upload {
+    /// The decoded bytes.
+    pub body: ByteStream,
+    /// Checks that need the whole body.
+    pub checks: PendingChecks,
+    /// Content-Type and stored headers.
+    pub attrs: ObjectAttrs,
+}
+
+/// A blob written but not yet referenced by any row: removed when dropped, unless
+/// [`BlobGuard::keep`] was called.
+struct BlobGuard {
+    blobs: Arc<dyn BlobStore>,
+    id: Option<String>,
+}
+
+impl BlobGuard {
+    fn keep(mut self) -> String {
+        self.id.take().unwrap_or_default()
+    }
+}
+
+impl Drop for BlobGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let blobs = self.blobs.clone();
+            // Dropped on a runtime thread (a handler); removing is async.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { remove_blob(blobs.as_ref(), &id).await });
+            }
+        }
+    }
+}
+
+async fn remove_blob(blobs: &dyn BlobStore, id: &str) {
+    if let Err(e) = blobs.delete(id).await {
+        // Left behind, it is reclaimed as an orphan at the next start.
+        tracing::warn!(blob = id, error = %e, "could not remove a blob");
+    }
+}
+
+/// An object whose bytes are durable but which is not visible yet: commit it with
+/// [`Objects::commit`]. Dropping it removes the bytes.
+pub struct Staged {
+    blob: BlobGuard,
+    /// The metadata the object will have.
+    pub meta: ObjectMeta,
+}
+
+/// How a read answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadKind {
+    /// 200, the whole object.
+    Full,
+    /// 206, bytes `start .. start + len`.
+    Partial {
+        /// First byte.
+        start: u64,
+        /// How many bytes.
+        len: u64,
+    },
+    /// 304.
+    NotModified,
+}
+
+/// An object being read: its metadata, how to answer, and the bytes (none for HEAD
+/// and 304).
+pub struct ObjectRead {
+    /// The object.
+    pub meta: ObjectMeta,
+    /// Status and range.
+    pub kind: ReadKind,
+    /// The bytes to send.
+    pub body: Option<ByteStream>,
+}
+
+/// One page of a listing: keys and common prefixes, in order.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Objects.
+    pub contents: Vec<ObjectMeta>,
+    /// Common prefixes (with a delimiter).
+    pub prefixes: Vec<String>,
+    /// More follow.
+    pub truncated: bool,
+    /// The last key or prefix returned: where the next page starts.
+    pub last: Option<String>,
+}
+
+/// The object service.
+pub struct Objects {
+    meta: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: SharedClock,
+    max_object_size: u64,
+}
+
+impl std::fmt::Debug for Objects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Objects").field("max_object_size", &self.max_object_size).finish_non_exhaustive()
+    }
+}
+
+/// The S3 error a failed body stream carries (the chunked decoder's, the size
+/// limit's, a timeout), or `IncompleteBody` for anything else (the client went away).
+fn body_error(e: BoxError) -> S3Error {
+    match e.downcast::<S3Error>() {
+        Ok(s3) => *s3,
+        Err(other) => {
+            tracing::debug!(error = %other, "request body failed");
+            S3Error::incomplete_body()
+        }
+    }
+}
+
+impl Objects {
+    /// The service over a metadata store and a blob store.
+    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: SharedClock, max_object_size: u64) -> Self {
+        Self { meta, blobs, clock, max_object_size }
+    }
+
+    /// Whether both stores can answer and blobs can be written (readiness).
+    pub async fn ready(&self) -> Result<(), String> {
+        self.meta.ping().await.map_err(|e| format!("metadata store: {e}"))?;
+        self.blobs.check_writable().await.map_err(|e| format!("blob store: {e}"))
+    }
+
+    /// Streams `upload` into a new blob, computing digests on the way, refusing
+    /// more than the size limit, and running the after-read checks. The blob is
+    /// removed again if anything fails.
+    async fn write_blob(&self, upload: Upload) -> Result<(BlobGuard, DigestValues), S3Error> {
+        let Upload { body, checks, .. } = upload;
+        let digests = Arc::new(Mutex::new(BodyDigests::new(checks.sha256_hex.is_some(), checks.checksum_algorithm)));
+        let max = self.max_object_size;
+        let (seen, feed) = (Arc::new(std::sync::atomic::AtomicU64::new(0)), digests.clone());
+        let body = body
+            .map(move |chunk: Result<Bytes, BoxError>| {
+                let chunk = chunk?;
+                let total = seen.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed) + chunk.len() as u64;
+                if total > max {
+                    return Err(Box::new(too_large(max)) as BoxError);
+                }
+                feed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).update(&chunk);
+                Ok(chunk)
+            })
+            .boxed();
+        let blob = self.blobs.put(body).await.map_err(|e| match e {
+            PutError::Body(e) => body_error(e),
+            PutError::Store(e) => S3Error::from(e),
+        })?;
+        let guard = BlobGuard { blobs: self.blobs.clone(), id: Some(blob.id) };
+        let digests =
+            std::mem::replace(&mut *digests.lock().unwrap_or_else(std::sync::PoisonError::into_inner), BodyDigests::new(false, None))
+                .finish();
+        checks.verify(&digests)?;
+        Ok((guard, digests))
+    }
+}
+
+/// Buckets.
+impl Objects {
+    /// CreateBucket: `true` if created, `false` if it already existed.
+    pub async fn create_bucket(&self, name: &str) -> Result<bool, S3Error> {
+        Ok(self.meta.create_bucket(name, self.clock.now_ms()).await?)
+    }
+
+    /// DeleteBucket.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), S3Error> {
+        match self.meta.delete_bucket(name).await? {
+            DeleteBucket::Deleted => Ok(()),
+            DeleteBucket::NotFound => Err(S3Error::no_such_bucket(name)),
+            DeleteBucket::NotEmpty => {
+                Err(S3Error::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty").with("BucketName", name))
+            }
+        }
+    }
+
+    /// One bucket, or `NoSuchBucket`.
+    pub async fn bucket(&self, name: &str) -> Result<BucketInfo, S3Error> {
+        self.meta.bucket(name).await?.ok_or_else(|| S3Error::no_such_bucket(name))
+    }
+
+    /// Every bucket, by name.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, S3Error> {
+        Ok(self.meta.list_buckets().await?)
+    }
+
+    /// Sets (or with `None` clears) a bucket's CORS configuration.
+    pub async fn set_cors(&self, bucket: &str, xml: Option<&str>) -> Result<(), S3Error> {
+        if self.meta.set_cors(bucket, xml).await? { Ok(()) } else { Err(S3Error::no_such_bucket(bucket)) }
+    }
+}
+
+/// Objects.
+impl Objects {
+    /// An object's metadata, or `NoSuchBucket` / `NoSuchKey`.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, S3Error> {
+        match self.meta.object(bucket, key).await? {
+            Lookup::NoBucket => Err(S3Error::no_such_bucket(bucket)),
+            Lookup::NoKey => Err(S3Error::no_such_key(key)),
+            Lookup::Found(m) => Ok(m),
+        }
+    }
+
+    /// Reads an object as GET (or HEAD, `head`) answers it: conditionals, then one
+    /// range. If the blob found was replaced and removed meanwhile, the object is
+    /// looked up again: a reader racing a writer gets the old object or the new one.
+    pub async fn read(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &axum::http::HeaderMap,
+        range: Option<&str>,
+        head: bool,
+    ) -> Result<ObjectRead, S3Error> {
+        for _ in 0..READ_ATTEMPTS {
+            let meta = self.head(bucket, key).await?;
+            let kind = match evaluate_conditionals(headers, &meta.etag, meta.last_modified_ms) {
+                Conditional::Failed(which) => return Err(S3Error::precondition_failed(which)),
+                Conditional::NotModified => return Ok(ObjectRead { meta, kind: ReadKind::NotModified, body: None }),
+                Conditional::Proceed => match parse_range(range, meta.size) {
+                    RangeSpec::Full => ReadKind::Full,
+                    RangeSpec::Part(a, b) => ReadKind::Partial { start: a, len: b - a + 1 },
+                    RangeSpec::Unsatisfiable => {
+                        return Err(S3Error::new("InvalidRange", 416, "The requested range is not satisfiable")
+                            .with("RangeRequested", range.unwrap_or("").to_owned())
+                            .with("ActualObjectSize", meta.size.to_string())
+                            .with_header("content-range", format!("bytes */{}", meta.size)));
+                    }
+                },
+            };
+            if head {
+                return Ok(ObjectRead { meta, kind, body: None });
+            }
+            let (start, len) = match kind {
+                ReadKind::Partial { start, len } => (start, len),
+                _ => (0, meta.size),
+            };
+            if let Some(body) = self.blobs.read(&meta.blob_id, start, len).await? {
+                return Ok(ObjectRead { meta, kind, body: Some(body) });
+            }
+            tracing::debug!(bucket, key, "object replaced while being read; looking it up again");
+        }
+        tracing::error!(bucket, key, "an object's blob is missing");
+        Err(S3Error::internal())
+    }
+
+    /// Fails before a large body is read when the answer is already known: no
+    /// bucket, or `If-None-Match: *` on an existing object.
+    pub async fn precheck_put(&self, bucket: &str, key: &str, cond: &WriteCondition) -> Result<(), S3Error> {
+        match self.meta.object(bucket, key).await? {
+            Lookup::NoBucket => Err(S3Error::no_such_bucket(bucket)),
+            Lookup::Found(_) if *cond == WriteCondition::NotExists => Err(S3Error::precondition_failed("If-None-Match")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes an upload's bytes for `bucket`/`key` without making it visible.
+    pub async fn stage(&self, bucket: &str, key: &str, upload: Upload) -> Result<Staged, S3Error> {
+        let attrs = upload.attrs.clone();
+        let (blob, digests) = self.write_blob(upload).await?;
+        let meta = ObjectMeta {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            blob_id: blob.id.clone().unwrap_or_default(),
+            size: digests.len,
+            etag: format!("\"{}\"", digests.md5_hex()),
+            last_modified_ms: self.clock.now_ms(),
+            content_type: attrs.content_type,
+            headers: attrs.headers,
+            checksum: digests.checksum.as_ref().map(|(a, v)| (a.header_name().to_owned(), v.clone())),
+            parts_count: None,
+        };
+        Ok(Staged { blob, meta })
+    }
+
+    /// Makes a staged object visible if `cond` holds, and removes the blob of the
+    /// object it replaced.
+    pub async fn commit(&self, staged: Staged, cond: &WriteCondition) -> Result<ObjectMeta, S3Error> {
+        match self.meta.put_object(&staged.meta, cond).await? {
+            WriteOutcome::Written { replaced_blob } => {
+                staged.blob.keep();
+                if let Some(old) = replaced_blob {
+                    remove_blob(self.blobs.as_ref(), &old).await;
+                }
+                Ok(staged.meta)
+            }
+            WriteOutcome::NoBucket => Err(S3Error::no_such_bucket(&staged.meta.bucket)),
+            WriteOutcome::ConditionFailed => {
+                Err(S3Error::precondition_failed(if *cond == WriteCondition::NotExists { "If-None-Match" } else { "If-Match" }))
+            }
+        }
+    }
+
+    /// PutObject: stage, then commit.
+    pub async fn put(&self, bucket: &str, key: &str, upload: Upload, cond: &WriteCondition) -> Result<ObjectMeta, S3Error> {
+        self.precheck_put(bucket, key, cond).await?;
+        let staged = self.stage(bucket, key, upload).await?;
+        self.commit(staged, cond).await
+    }
+
+    /// DeleteObject: succeeds whether or not the key existed, as S3 does.
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
+        self.bucket(bucket).await?;
+        self.delete_key(bucket, key).await
+    }
+
+    /// Deletes one key of a bucket known to exist (DeleteObjects).
+    pub async fn delete_key(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
+        if let Some(blob) = self.meta.delete_object(bucket, key).await? {
+            remove_blob(self.blobs.as_ref(), &blob).await;
+        }
+        Ok(())
+    }
+
+    /// One page of keys after `after` under `prefix`, rolled up by `delimiter`,
+    /// at most `max_keys` entries (keys and prefixes both count, as in S3).
+    pub async fn list(&self, bucket: &str, prefix: &str, delimiter: &str, after: &str, max_keys: usize) -> Result<Page, S3Error> {
+        self.bucket(bucket).await?;
+        let mut page = Page::default();
+        let mut cursor = after.to_owned();
+        // Resuming after a common prefix (NextMarker / token): its keys were rolled up already.
+        let rest = after.strip_prefix(prefix).unwrap_or("");
+        if !delimiter.is_empty() && rest.find(delimiter).is_some_and(|i| i + delimiter.len() == rest.len()) {
+            cursor.push('\u{10FFFF}');
+        }
+        let mut count = 0;
+        'outer: loop {
+            let batch = self.meta.list_objects(bucket, prefix, &cursor, LIST_BATCH).await?;
+            let full = batch.len() == LIST_BATCH;
+            for obj in batch {
+                if count == max_keys {
+                    page.truncated = true;
+                    break 'outer;
+                }
+                let rest = &obj.key[prefix.len()..];
+                if let Some(i) = (!delimiter.is_empty()).then(|| rest.find(delimiter)).flatten() {
+                    let cp = obj.key[..prefix.len() + i + delimiter.len()].to_owned();
+                    // Skip every other key under this prefix.
+                    cursor = format!("{cp}\u{10FFFF}");
+                    page.last = Some(cp.clone());
+                    page.prefixes.push(cp);
+                    count += 1;
+                    continue 'outer;
+                }
+                cursor.clone_from(&obj.key);
+                page.last = Some(obj.key.clone());
+                page.contents.push(obj);
+                count += 1;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// Multipart uploads.
+impl Objects {
+    /// CreateMultipartUpload: the new upload's id.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: ObjectAttrs,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<String, S3Error> {
+        let upload_id = random_hex(24);
+        let template = ObjectMeta {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            content_type: attrs.content_type,
+            headers: attrs.headers,
+            checksum: checksum.map(|a| (a.header_name().to_owned(), String::new())),
+            ..ObjectMeta::default()
+        };
+        let upload = UploadInfo {
+            upload_id: upload_id.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            initiated_ms: self.clock.now_ms(),
+            template,
+        };
+        if !self.meta.create_upload(&upload).await? {
+            return Err(S3Error::no_such_bucket(bucket));
+        }
+        Ok(upload_id)
+    }
+
+    /// The upload `upload_id` of `bucket`/`key`, or `NoSuchUpload`.
+    pub async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadInfo, S3Error> {
+        match self.meta.upload(upload_id).await? {
+            Some(u) if u.bucket == bucket && u.key == key => Ok(u),
+            _ => Err(S3Error::no_such_upload(upload_id)),
+        }
+    }
+
+    /// UploadPart: stores the part, replacing one with the same number.
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        upload: Upload,
+    ) -> Result<PartInfo, S3Error> {
+        self.upload(bucket, key, upload_id).await?;
+        let (blob, digests) = self.write_blob(upload).await?;
+        let part = PartInfo {
+            part_number,
+            blob_id: blob.id.clone().unwrap_or_default(),
+            size: digests.len,
+            etag: format!("\"{}\"", digests.md5_hex()),
+            last_modified_ms: self.clock.now_ms(),
+            checksum: digests.checksum.as_ref().map(|(a, v)| (a.header_name().to_owned(), v.clone())),
+        };
+        match self.meta.put_part(upload_id, &part).await? {
+            PutPart::Recorded { replaced_blob } => {
+                blob.keep();
+                if let Some(old) = replaced_blob {
+                    remove_blob(self.blobs.as_ref(), &old).await;
+                }
+                Ok(part)
+            }
+            PutPart::NoUpload => Err(S3Error::no_such_upload(upload_id)),
+        }
+    }
+
+    /// CompleteMultipartUpload with the parts the client lists, in order.
+    pub async fn complete(&self, bucket: &str, key: &str, upload_id: &str, requested: &[(u32, String)]) -> Result<ObjectMeta, S3Error> {
+        let upload = self.upload(bucket, key, upload_id).await?;
+        let stored = self.meta.parts(upload_id).await?;
+        let chosen = choose_parts(&stored, requested, upload_id)?;
+        let etag = multipart_etag(&chosen)?;
+        let ids: Vec<String> = chosen.iter().map(|p| p.blob_id.clone()).collect();
+        let blob = self.blobs.concat(&ids).await?;
+        let guard = BlobGuard { blobs: self.blobs.clone(), id: Some(blob.id.clone()) };
+        let meta = ObjectMeta {
+            blob_id: blob.id,
+            size: blob.size,
+            etag,
+            last_modified_ms: self.clock.now_ms(),
+            checksum: None,
+            parts_count: Some(u32::try_from(chosen.len()).unwrap_or(u32::MAX)),
+            ..upload.template
+        };
+        let Some(garbage) = self.meta.complete_upload(upload_id, &meta).await? else {
+            return Err(S3Error::no_such_upload(upload_id));
+        };
+        guard.keep();
+        for old in garbage {
+            remove_blob(self.blobs.as_ref(), &old).await;
+        }
+        Ok(meta)
+    }
+
+    /// AbortMultipartUpload: the upload and its parts.
+    pub async fn abort(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), S3Error> {
+        self.upload(bucket, key, upload_id).await?;
+        let parts = self.meta.abort_upload(upload_id).await?.ok_or_else(|| S3Error::no_such_upload(upload_id))?;
+        for blob in parts {
+            remove_blob(self.blobs.as_ref(), &blob).await;
+        }
+        Ok(())
+    }
+
+    /// ListParts: the upload and its parts, by number.
+    pub async fn parts(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(UploadInfo, Vec<PartInfo>), S3Error> {
+        let upload = self.upload(bucket, key, upload_id).await?;
+        let parts = self.meta.parts(upload_id).await?;
+        Ok((upload, parts))
+    }
+}
+
+/// The stored parts the client named, in its order; every part but the last at
+/// least [`MIN_PART_SIZE`].
+fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[(u32, String)], upload_id: &str) -> Result<Vec<&'a PartInfo>, S3Error> {
+    let mut chosen = Vec::with_capacity(requested.len());
+    for (number, etag) in requested {
+        let part = stored.iter().find(|p| p.part_number == *number && p.etag.trim_matches('"') == etag).ok_or_else(|| {
+            S3Error::new(
+                "InvalidPart",
+                400,
+                "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+            )
+            .with("UploadId", upload_id)
+            .with("PartNumber", number.to_string())
+        })?;
+        chosen.push(part);
+    }
+    if let Some(small) = chosen.iter().rev().skip(1).find(|p| p.size < MIN_PART_SIZE) {
+        return Err(S3Error::new("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
+            .with("ProposedSize", small.size.to_string())
+            .with("MinSizeAllowed", MIN_PART_SIZE.to_string())
+            .with("PartNumber", small.part_number.to_string()));
+    }
+    Ok(chosen)
+}
+
+/// ETag of a multipart object: MD5 of the parts' binary MD5s, then `-N`.
+fn multipart_etag(parts: &[&PartInfo]) -> Result<String, S3Error> {
+    let mut md5 = Md5::new();
+    for p in parts {
+        md5.update(hex16(p.etag.trim_matches('"')).ok_or_else(S3Error::internal)?);
+    }
+    Ok(format!("\"{}-{}\"", sigv4::hex::encode(&md5.finalize()), parts.len()))
+}
+
+/// 32 hex characters → 16 bytes (a part's MD5 ETag).
+fn hex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Housekeeping.
+impl Objects {
+    /// Removes blobs no object or part points at: left by a crash between writing
+    /// a blob and its row, or between removing a row and its blob. Run at start,
+    /// before requests are served (nothing is being written then). Returns how many.
+    pub async fn reclaim_orphans(&self) -> Result<usize, S3Error> {
+        let ids = self.blobs.list().await?;
+        let mut removed = 0;
+        for chunk in ids.chunks(500) {
+            let referenced = self.meta.referenced_blobs(chunk).await?;
+            for id in chunk.iter().filter(|id| !referenced.contains(*id)) {
+                remove_blob(self.blobs.as_ref(), id).await;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(n: u32, size: u64) -> PartInfo {
+        PartInfo {
+            part_number: n,
+            blob_id: format!("{n:08x}"),
+            size,
+            etag: format!("\"{}\"", "ab".repeat(16)),
+            last_modified_ms: 0,
+            checksum: None,
+        }
+    }
+
+    #[test]
+    fn only_the_last_part_may_be_small() {
+        let stored = [part(1, MIN_PART_SIZE), part(2, 1), part(3, 1)];
+        let etag = "ab".repeat(16);
+        assert_eq!(choose_parts(&stored, &[(1, etag.clone()), (2, etag.clone())], "u").unwrap().len(), 2);
+        assert_eq!(choose_parts(&stored, &[(2, etag.clone()), (3, etag.clone())], "u").unwrap_err().code, "EntityTooSmall");
+        assert_eq!(choose_parts(&stored, &[(4, etag)], "u").unwrap_err().code, "InvalidPart");
+        let etag = multipart_etag(&[&stored[0], &stored[1]]).unwrap();
+        assert!(etag.ends_with("-2\""), "{etag}");
+    }
+}
