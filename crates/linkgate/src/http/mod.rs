@@ -14,12 +14,12 @@ pub mod links;
 pub mod ops;
 pub mod query;
 pub mod s3;
+pub mod server;
 pub mod upstream;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use sigv4::SigningKeyCache;
 use tokio::net::TcpListener;
 
@@ -69,9 +69,6 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let links = state.links.clone();
     let retention = (state.config.links.retention_secs as i64 * 1000, state.config.links.audit_retention_secs as i64 * 1000);
     let guarded = state.clone();
@@ -107,8 +104,8 @@ pub async fn serve(
         }
     });
     let links = state.links.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = state.config.limits.clone();
+    let served = server::run(listener, router(state), &limits, shutdown).await;
     flusher.abort();
     if let Err(e) = links.flush_audit() {
         tracing::error!(error = %e, "cannot write link audit rows at shutdown");
