@@ -68,8 +68,12 @@ const MIN_HARD_HEAD_BYTES: usize = 16 * 1024;
 /// Most header fields hyper parses (it answers 431 beyond). S3 clients send a
 /// few dozen; each slot costs 64 bytes of a short-lived parse buffer.
 const MAX_HEADERS: usize = 256;
-/// hyper's read buffer cap (and write queue threshold), above the hard head cap.
-const MIN_BUF_BYTES: usize = 64 * 1024;
+/// Smallest `max_buf_size` (it is the hard head cap if that is larger). It caps
+/// hyper's read buffer (so a body arrives in reads of up to this much) and the
+/// response bytes hyper queues before it pulls the next chunk. hyper's default
+/// (~400 KiB) let one connection's read buffer reach ~800 KiB; at 32 KiB a
+/// connection's read buffer stays under ~48 KiB (Vec growth: 8, 24, 48 KiB).
+const MIN_BUF_BYTES: usize = 32 * 1024;
 /// `TCP_NOTSENT_LOWAT`: at most this many unsent bytes queue in the kernel; a
 /// client must take half of it within `send_timeout_secs` to count as reading.
 const NOTSENT_LOWAT: u32 = 128 * 1024;
@@ -101,7 +105,7 @@ impl Settings {
         http.keep_alive(true)
             .max_header_size(hard_head)
             .max_headers(MAX_HEADERS)
-            .max_buf_size(hard_head.saturating_add(16 * 1024).max(MIN_BUF_BYTES))
+            .max_buf_size(hard_head.max(MIN_BUF_BYTES))
             // Backstop only: hyper's timer starts when it waits for a head, so it
             // also counts idle time (and the flush of the previous response). Our
             // own timers fire well before it; it bounds a head if they ever miss.
