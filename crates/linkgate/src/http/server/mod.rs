@@ -107,10 +107,13 @@ impl Settings {
             .max_headers(MAX_HEADERS)
             .max_buf_size(hard_head.max(MIN_BUF_BYTES))
             // Backstop only: hyper's timer starts when it waits for a head, so it
-            // also counts idle time (and the flush of the previous response). Our
-            // own timers fire well before it; it bounds a head if they ever miss.
+            // also counts idle time and the flush of the previous response's tail
+            // (< max_buf_size + one body chunk, up to 288 KiB for an object GET).
+            // Three times the sum of ours (390 s by default): a reader that just
+            // passes the send timeout's rule (NOTSENT_LOWAT / 2 per send timeout,
+            // ~1.1 KB/s by default) drains that tail in ~270 s.
             .timer(TokioTimer::new())
-            .header_read_timeout(io.idle + io.header + io.send);
+            .header_read_timeout((io.idle + io.header + io.send) * 3);
         Self {
             max_connections,
             io,
