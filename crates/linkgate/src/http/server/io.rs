@@ -1,0 +1,168 @@
+//! The socket as hyper sees it, with the idle, head and send timers.
+//!
+//! hyper's own `header_read_timeout` starts when hyper begins waiting for a head,
+//! so it also counts the time a keep-alive connection sits idle: with it alone, a
+//! client that pauses longer than the header timeout between two requests is cut
+//! off, and one that trickles a head is allowed the idle time on top. This wrapper
+//! knows (through [`ConnState`]) whether a request is in flight, so it runs the
+//! timers separately:
+//!
+//! - between requests, before any byte of the next head: the idle timer, counted
+//!   from the connection's last activity;
+//! - from the first byte of a head until hyper hands the request over: the head
+//!   timer;
+//! - while a request is in flight: no read timer at all (the body has its own,
+//!   see [`super::body`], and hyper's mid-message reads only probe for EOF);
+//! - whenever the socket will not take response bytes: the send timer, reset by
+//!   every byte the client accepts.
+//!
+//! A timer that fires makes the pending read or write fail with `TimedOut`, and
+//! hyper closes the connection.
+//!
+//! "Blocked" must mean "the client took nothing": by default Linux wakes a
+//! blocked writer only once a third of the send buffer (autotuned up to 4 MiB)
+//! has drained, so a slow reader could take bytes for longer than the send
+//! timeout without the socket ever turning writable. The accept loop therefore
+//! sets `TCP_NOTSENT_LOWAT` (see [`super::NOTSENT_LOWAT`]): the socket then turns
+//! writable as soon as half of that much unsent data has gone out, so every
+//! [`super::NOTSENT_LOWAT`]` / 2` bytes the client takes end a blocked run.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use super::registry::{ConnState, ReadPhase, instant_at};
+
+/// The three timeouts the wrapper enforces.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IoTimeouts {
+    /// No request in flight and no byte received.
+    pub(super) idle: Duration,
+    /// First byte of a request head to its end.
+    pub(super) header: Duration,
+    /// No response byte accepted by the client.
+    pub(super) send: Duration,
+}
+
+/// A [`TcpStream`] with read and write deadlines.
+#[derive(Debug)]
+pub(super) struct TimedIo {
+    stream: TcpStream,
+    conn: Arc<ConnState>,
+    timeouts: IoTimeouts,
+    /// Allocated on first use; reset, never reallocated.
+    read_timer: Option<Pin<Box<Sleep>>>,
+    write_timer: Option<Pin<Box<Sleep>>>,
+    /// When the current run of blocked writes must end.
+    write_deadline: Option<Instant>,
+}
+
+impl TimedIo {
+    pub(super) fn new(stream: TcpStream, conn: Arc<ConnState>, timeouts: IoTimeouts) -> Self {
+        Self { stream, conn, timeouts, read_timer: None, write_timer: None, write_deadline: None }
+    }
+
+    /// A write found the socket full: arms the send timer (once per run of
+    /// blocked writes) and tells whether it has expired.
+    fn write_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.conn.write_would_block();
+        let send = self.timeouts.send;
+        let deadline = *self.write_deadline.get_or_insert_with(|| Instant::now() + send);
+        expired(&mut self.write_timer, deadline, cx)
+    }
+
+    fn wrote(&mut self, n: usize) {
+        if n > 0 {
+            self.write_deadline = None;
+            self.conn.bytes_written();
+        }
+    }
+}
+
+/// Points `timer` at `deadline` and polls it (which registers the waker).
+fn expired(timer: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if timer.deadline() != deadline {
+        timer.as_mut().reset(deadline);
+    }
+    timer.as_mut().poll(cx).is_ready()
+}
+
+fn timed_out(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what)
+}
+
+impl AsyncRead for TimedIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.conn.bytes_read();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => match this.conn.read_deadline(this.timeouts.idle, this.timeouts.header) {
+                None => Poll::Pending,
+                Some((at, phase)) => {
+                    if expired(&mut this.read_timer, instant_at(at), cx) {
+                        Poll::Ready(Err(timed_out(match phase {
+                            ReadPhase::Idle => "idle connection timed out",
+                            ReadPhase::Head => "request head not received in time",
+                        })))
+                    } else {
+                        Poll::Pending
+                    }
+                }
+            },
+        }
+    }
+}
+
+impl AsyncWrite for TimedIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                this.wrote(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending if this.write_expired(cx) => Poll::Ready(Err(timed_out("client stopped reading the response"))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                this.wrote(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending if this.write_expired(cx) => Poll::Ready(Err(timed_out("client stopped reading the response"))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
