@@ -429,7 +429,7 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]  # nearest rank
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):  # not swallowed by `except Exception`
     pass
 
 
