@@ -7,6 +7,11 @@ row), and one with max_uses large enough for the run (every redemption takes a u
 atomically and durably before the first byte); wrk -t2 -c64 on each.
 
     .venv/bin/python bench/links_bench.py [--runs 3] [--duration 10] [--rate-limit N]
+    .venv/bin/python bench/links_bench.py --bin /tmp/old/linkgate --json out.json
+
+`--bin` runs that binary instead of building target/release/linkgate; `--json PATH`
+also writes the figures as JSON (`-`: stdout, instead of the table), for
+bench/compare_builds.py.
 """
 
 import argparse
@@ -27,7 +32,7 @@ from botocore.credentials import Credentials
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from get_bench import AK, SK, ROOT, free_port, wait_port, wrk  # noqa: E402
+from get_bench import AK, SK, ROOT, free_port, wait_port, wrk, write_json  # noqa: E402
 
 
 def create_link(endpoint, spec):
@@ -47,8 +52,17 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rate-limit", type=int, default=0,
                     help="limits.link_requests_per_second (0: off); a huge value measures the limiter's own cost")
+    ap.add_argument("--bin", help="linkgate binary to run (default: build target/release/linkgate)")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH (-: stdout, no table)")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
+    out = open(os.devnull, "w") if a.json == "-" else sys.stdout
+    if a.bin:
+        linkgate = os.path.abspath(a.bin)
+        if not os.access(linkgate, os.X_OK):
+            sys.exit(f"{linkgate}: not an executable")
+    else:
+        linkgate = os.path.join(ROOT, "target", "release", "linkgate")
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="linkgate-links-bench-")
     port = free_port()
     # One wrk process is one client address: the per-address rate limit (default
@@ -57,7 +71,7 @@ def main():
     env = dict(os.environ, LINKGATE_ROOT_ACCESS_KEY=AK, LINKGATE_ROOT_SECRET_KEY=SK, LINKGATE_LOG="warn",
                LINKGATE_LIMITS__LINK_REQUESTS_PER_SECOND=str(a.rate_limit),
                LINKGATE_LIMITS__LINK_BURST=str(a.rate_limit))
-    proc = subprocess.Popen([os.path.join(ROOT, "target", "release", "linkgate"), "serve", "--listen", f"127.0.0.1:{port}",
+    proc = subprocess.Popen([linkgate, "serve", "--listen", f"127.0.0.1:{port}",
                              "--data-dir", os.path.join(work, "data")], env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_port(port)
@@ -76,12 +90,18 @@ def main():
             results[label] = [wrk(link["url"], a.duration) for _ in range(a.runs)]
             print(f"  {label}: " + ", ".join(f"{r[0]:.0f}" for r in results[label]), file=sys.stderr)
         limiter = f"rate limit {a.rate_limit:,}/s per address" if a.rate_limit else "rate limit off"
-        print(f"\n## Link redemptions, GET /l/{{token}} 4 KiB stream, wrk -t2 -c64 -d{a.duration}s, {a.runs} run(s), {limiter}\n")
-        print("| link | redemptions/s median (min-max) | p50 ms | p99 ms |")
-        print("|---|---|---|---|")
+        print(f"\n## Link redemptions, GET /l/{{token}} 4 KiB stream, wrk -t2 -c64 -d{a.duration}s, {a.runs} run(s), {limiter}\n",
+              file=out)
+        print("| link | redemptions/s median (min-max) | p50 ms | p99 ms |", file=out)
+        print("|---|---|---|---|", file=out)
         for label, rs in results.items():
             print(f"| {label} | {statistics.median(r[0] for r in rs):,.0f} ({min(r[0] for r in rs):,.0f}-{max(r[0] for r in rs):,.0f}) | "
-                  f"{statistics.median(r[1] for r in rs):.2f} | {statistics.median(r[2] for r in rs):.2f} |")
+                  f"{statistics.median(r[1] for r in rs):.2f} | {statistics.median(r[2] for r in rs):.2f} |", file=out)
+        if a.json:
+            write_json(a.json, {"bench": "links", "bin": linkgate, "duration": a.duration, "runs": a.runs,
+                                "rate_limit": a.rate_limit,
+                                "links": [{"link": label, "runs": [{"rps": r[0], "p50_ms": r[1], "p99_ms": r[2]} for r in rs]}
+                                          for label, rs in results.items()]})
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
