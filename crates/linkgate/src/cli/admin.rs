@@ -223,7 +223,8 @@ pub fn sign_request(
     };
     let content_type = req.body.as_ref().map(|_| "application/json");
     let target = SigningTarget { service: "s3", path_mode: PathMode::AsSent, content_type, content_sha256_header: true };
-    let mut signed = sign_body(endpoint, region, &target, req.method, &req.path, &req.query, body, creds, time, cache);
+    let signer = Signer { endpoint, region, creds, time, cache };
+    let mut signed = sign_body(&signer, &target, Route { method: req.method, path: &req.path, query: &req.query }, body);
     signed.headers.push(("accept".into(), "application/json, application/problem+json".into()));
     signed
 }
@@ -241,23 +242,37 @@ pub struct SigningTarget<'a> {
     pub content_sha256_header: bool,
 }
 
-/// Signs a request with a raw body for `endpoint` (SigV4 header auth); the
-/// payload hash is the body's SHA-256.
-#[allow(clippy::too_many_arguments)]
-pub fn sign_body(
-    endpoint: &Endpoint,
-    region: &str,
-    target: &SigningTarget<'_>,
-    method: &'static str,
-    path: &str,
-    query: &str,
-    body: Vec<u8>,
-    creds: &AwsCredentials,
-    time: AmzDate,
-    cache: &SigningKeyCache,
-) -> SignedRequest {
+/// Who signs, for which endpoint, when: what every signed CLI request shares.
+#[derive(Clone, Copy)]
+pub struct Signer<'a> {
+    /// Where the request goes.
+    pub endpoint: &'a Endpoint,
+    /// SigV4 region.
+    pub region: &'a str,
+    /// The credentials.
+    pub creds: &'a AwsCredentials,
+    /// The signing time.
+    pub time: AmzDate,
+    /// Derived signing keys.
+    pub cache: &'a SigningKeyCache,
+}
+
+/// The method, path (below the endpoint's base path) and raw query of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Route<'a> {
+    /// Method.
+    pub method: &'static str,
+    /// Path.
+    pub path: &'a str,
+    /// Raw query, without `?`.
+    pub query: &'a str,
+}
+
+/// Signs a request with a raw body (SigV4 header auth); the payload hash is the
+/// body's SHA-256.
+pub fn sign_body(signer: &Signer<'_>, target: &SigningTarget<'_>, route: Route<'_>, body: Vec<u8>) -> SignedRequest {
     let payload_hash = sigv4::hex::encode(&Sha256::digest(&body));
-    let mut signed = sign_parts(endpoint, region, target, method, path, query, &payload_hash, Vec::new(), creds, time, cache);
+    let mut signed = sign_parts(signer, target, route, &payload_hash, Vec::new());
     signed.body = body;
     signed
 }
@@ -265,20 +280,15 @@ pub fn sign_body(
 /// Signs a request whose body is sent separately (e.g. streamed from a file) with
 /// `payload_hash` (a hex SHA-256 or `UNSIGNED-PAYLOAD`); `extra` headers (such as
 /// `content-length`) are signed too. The returned request has an empty body.
-#[allow(clippy::too_many_arguments)]
 pub fn sign_parts(
-    endpoint: &Endpoint,
-    region: &str,
+    signer: &Signer<'_>,
     target: &SigningTarget<'_>,
-    method: &'static str,
-    path: &str,
-    query: &str,
+    route: Route<'_>,
     payload_hash: &str,
     extra: Vec<(String, String)>,
-    creds: &AwsCredentials,
-    time: AmzDate,
-    cache: &SigningKeyCache,
 ) -> SignedRequest {
+    let Signer { endpoint, region, creds, time, cache } = *signer;
+    let Route { method, path, query } = route;
     let path = format!("{}{}", endpoint.base_path, path);
     let mut headers: Vec<(String, String)> = vec![("host".into(), endpoint.host_header.clone()), ("x-amz-date".into(), time.amz_format())];
     if target.content_sha256_header {

@@ -103,7 +103,7 @@ pub fn assume_role(
 ) -> Result<AwsCredentials, CliError> {
     use sigv4::{PathMode, SigningKeyCache};
 
-    use super::admin::{AdminClient, SigningTarget, parse_endpoint, sign_body};
+    use super::admin::{AdminClient, Route, Signer, SigningTarget, parse_endpoint, sign_body};
 
     check_endpoint(endpoint)?;
     let ep = parse_endpoint(endpoint)?;
@@ -118,7 +118,8 @@ pub fn assume_role(
             content_type: Some("application/x-www-form-urlencoded; charset=utf-8"),
             content_sha256_header: false,
         };
-        let signed = sign_body(&ep, region, &target, "POST", "/", "", body.into_bytes(), creds, AmzDate::now(), &cache);
+        let signer = Signer { endpoint: &ep, region, creds, time: AmzDate::now(), cache: &cache };
+        let signed = sign_body(&signer, &target, Route { method: "POST", path: "/", query: "" }, body.into_bytes());
         let resp = client.send(signed)?;
         match parse_assume_role(resp.status, &String::from_utf8_lossy(&resp.body)) {
             AssumeRoleOutcome::Credentials(c) => return Ok(c),

@@ -26,8 +26,8 @@ use sigv4::encode::encode;
 use sigv4::{AmzDate, PathMode, SigningKeyCache, UNSIGNED_PAYLOAD};
 
 use super::admin::{
-    AdminClient, AdminOptions, ApiResponse, Endpoint, SignedRequest, SigningTarget, path_segment, problem_message, resolve_endpoint,
-    resolve_region, sign_body, sign_parts, transport_message,
+    AdminClient, AdminOptions, ApiResponse, Endpoint, Route, SignedRequest, Signer, SigningTarget, path_segment, problem_message,
+    resolve_endpoint, resolve_region, sign_body, sign_parts, transport_message,
 };
 use super::links::{DELIVERIES, check_password, create_link, read_password_stdin};
 use super::{CliError, human_duration};
@@ -129,15 +129,7 @@ pub fn link_body(args: &ShareArgs, key: &str, name: &str, password: Option<&str>
 }
 
 /// Signs a PutObject of `size` bytes whose body is not hashed (`UNSIGNED-PAYLOAD`).
-pub fn sign_upload(
-    endpoint: &Endpoint,
-    region: &str,
-    path: &str,
-    size: u64,
-    creds: &AwsCredentials,
-    time: AmzDate,
-    cache: &SigningKeyCache,
-) -> SignedRequest {
+pub fn sign_upload(signer: &Signer<'_>, path: &str, size: u64) -> SignedRequest {
     let target = SigningTarget {
         service: "s3",
         path_mode: PathMode::AsSent,
@@ -145,7 +137,7 @@ pub fn sign_upload(
         content_sha256_header: true,
     };
     let extra = vec![("content-length".to_owned(), size.to_string())];
-    sign_parts(endpoint, region, &target, "PUT", path, "", UNSIGNED_PAYLOAD, extra, creds, time, cache)
+    sign_parts(signer, &target, Route { method: "PUT", path, query: "" }, UNSIGNED_PAYLOAD, extra)
 }
 
 /// A QR code of `data` drawn with Unicode half blocks, two modules per character
@@ -202,7 +194,8 @@ pub fn run(args: &ShareArgs) -> Result<(), CliError> {
     let cache = SigningKeyCache::new(1);
 
     ensure_bucket(&client, &creds, &cache, &args.bucket)?;
-    let signed = sign_upload(&endpoint, &region, &object_path(&args.bucket, &key), size, &creds, AmzDate::now(), &cache);
+    let signer = Signer { endpoint: &endpoint, region: &region, creds: &creds, time: AmzDate::now(), cache: &cache };
+    let signed = sign_upload(&signer, &object_path(&args.bucket, &key), size);
     let progress = size > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
     upload(&endpoint, signed, &args.file, size, progress)?;
 
@@ -233,7 +226,8 @@ pub fn run(args: &ShareArgs) -> Result<(), CliError> {
 fn ensure_bucket(client: &AdminClient, creds: &AwsCredentials, cache: &SigningKeyCache, bucket: &str) -> Result<(), CliError> {
     let target = SigningTarget { service: "s3", path_mode: PathMode::AsSent, content_type: None, content_sha256_header: true };
     let path = format!("/{}", path_segment(bucket));
-    let signed = sign_body(&client.endpoint, &client.region, &target, "PUT", &path, "", Vec::new(), creds, AmzDate::now(), cache);
+    let signer = Signer { endpoint: &client.endpoint, region: &client.region, creds, time: AmzDate::now(), cache };
+    let signed = sign_body(&signer, &target, Route { method: "PUT", path: &path, query: "" }, Vec::new());
     let resp = client.send(signed)?;
     if resp.is_success() || (resp.status == 409 && String::from_utf8_lossy(&resp.body).contains("<Code>BucketAlreadyOwnedByYou</Code>")) {
         return Ok(());
@@ -372,7 +366,8 @@ mod tests {
             source: "test".into(),
         };
         let time = AmzDate::parse("20261122T150000Z").unwrap();
-        let signed = sign_upload(&ep, "us-east-1", "/b/k", 42, &creds, time, &SigningKeyCache::new(1));
+        let cache = SigningKeyCache::new(1);
+        let signed = sign_upload(&Signer { endpoint: &ep, region: "us-east-1", creds: &creds, time, cache: &cache }, "/b/k", 42);
         assert_eq!(signed.path_and_query, "/gw/b/k");
         assert_eq!(signed.header("x-amz-content-sha256"), Some("UNSIGNED-PAYLOAD"));
         assert_eq!(signed.header("content-length"), Some("42"));

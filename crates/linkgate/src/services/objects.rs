@@ -159,10 +159,18 @@ impl Objects {
         Self { meta, blobs, clock, max_object_size }
     }
 
-    /// Whether both stores can answer and blobs can be written (readiness).
-    pub async fn ready(&self) -> Result<(), String> {
-        self.meta.ping().await.map_err(|e| format!("metadata store: {e}"))?;
-        self.blobs.check_writable().await.map_err(|e| format!("blob store: {e}"))
+    /// Whether both stores can answer and blobs can be written (readiness). The
+    /// cause is logged; the answer names only the part that failed.
+    pub async fn ready(&self) -> Result<(), &'static str> {
+        if let Err(e) = self.meta.ping().await {
+            tracing::warn!(error = %e, "readiness: the metadata store does not answer");
+            return Err("metadata store unavailable");
+        }
+        if let Err(e) = self.blobs.check_writable().await {
+            tracing::warn!(error = %e, "readiness: object bytes cannot be written");
+            return Err("object files cannot be written");
+        }
+        Ok(())
     }
 
     /// Streams `upload` into a new blob, computing digests on the way, refusing
@@ -581,6 +589,48 @@ impl Objects {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreResult;
+
+    /// A blob store on a full disk: every write fails as the filesystem says.
+    struct FullDisk;
+
+    #[async_trait::async_trait]
+    impl BlobStore for FullDisk {
+        async fn put(&self, mut body: ByteStream) -> Result<crate::store::blobs::NewBlob, PutError> {
+            while body.next().await.is_some() {}
+            Err(PutError::Store(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device").into()))
+        }
+        async fn read(&self, _: &str, _: u64, _: u64) -> StoreResult<Option<ByteStream>> {
+            Ok(None)
+        }
+        async fn concat(&self, _: &[String]) -> StoreResult<crate::store::blobs::NewBlob> {
+            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device").into())
+        }
+        async fn delete(&self, _: &str) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn list(&self) -> StoreResult<Vec<String>> {
+            Ok(Vec::new())
+        }
+        async fn check_writable(&self) -> StoreResult<()> {
+            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device").into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_503_with_retry_after_and_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(crate::store::sqlite::Sqlite::open(&dir.path().join("db")).unwrap());
+        let objects = Objects::new(meta, Arc::new(FullDisk), Arc::new(crate::clock::SystemClock), 1 << 20);
+        assert!(objects.create_bucket("b").await.unwrap());
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(b"hello"))]).boxed();
+        let upload = Upload { body, checks: PendingChecks::default(), attrs: ObjectAttrs::default() };
+        let e = objects.put("b", "k", upload, &WriteCondition::None).await.unwrap_err();
+        assert_eq!((e.status, e.code), (503, "ServiceUnavailable"));
+        assert!(e.headers.iter().any(|(n, v)| *n == "retry-after" && v == "1"), "{:?}", e.headers);
+        assert_eq!(objects.head("b", "k").await.unwrap_err().code, "NoSuchKey", "nothing half-written");
+        assert_eq!(objects.ready().await, Err("object files cannot be written"));
+    }
 
     fn part(n: u32, size: u64) -> PartInfo {
         PartInfo {

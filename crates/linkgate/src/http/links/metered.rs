@@ -94,3 +94,117 @@ impl Drop for MeteredBody {
         self.report_once();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+    use crate::store::links::{AuditRecord, LinkStore};
+    use crate::store::sqlite::Sqlite;
+    use crate::store::write_behind::BufferedLinks;
+
+    fn auditor() -> (Auditor, Arc<BufferedLinks>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(BufferedLinks::new(Arc::new(Sqlite::open(&dir.path().join("t.db")).unwrap())));
+        let template = AuditRecord {
+            link_id: "lnk".into(),
+            at_ms: 1,
+            client_ip: "192.0.2.1".into(),
+            user_agent: None,
+            method: "GET".into(),
+            status: 0,
+            outcome: String::new(),
+            bytes: 0,
+        };
+        (Auditor::new(store.clone(), template), store, dir)
+    }
+
+    fn report(a: &Auditor, status: u16, outcome: &'static str) -> Report {
+        Report { auditor: a.clone(), slot: AuditSlot::Pending, status, outcome }
+    }
+
+    async fn rows(store: &BufferedLinks) -> Vec<(u16, String, u64)> {
+        store.audit("lnk", 10).await.unwrap().into_iter().map(|r| (r.status, r.outcome, r.bytes)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_finished_body_reports_its_bytes_once_and_keeps_its_length() {
+        let (a, store, _dir) = auditor();
+        let body = metered_body(Body::from(vec![7u8; 1000]), report(&a, 200, "granted"), None);
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(1000), "Content-Length survives");
+        let got = body.collect().await.unwrap().to_bytes();
+        assert_eq!(got.len(), 1000);
+        assert_eq!(rows(&store).await, [(200, "granted".to_owned(), 1000)]);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_body_is_incomplete_with_what_was_sent() {
+        let (a, store, _dir) = auditor();
+        let chunks = futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![1u8; 10]))));
+        let mut body = metered_body(Body::from_stream(chunks), report(&a, 206, "granted"), Some(40));
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first.len(), 10);
+        drop(body);
+        assert_eq!(rows(&store).await, [(206, "incomplete".to_owned(), 10)]);
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_sent_in_full_is_complete_even_if_the_stream_is_not_polled_to_its_end() {
+        let (a, store, _dir) = auditor();
+        let chunks = futures_util::stream::iter((0..2).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"abcd"))));
+        let mut body = metered_body(Body::from_stream(chunks), report(&a, 200, "granted"), Some(8));
+        for _ in 0..2 {
+            body.frame().await.unwrap().unwrap();
+        }
+        drop(body);
+        assert_eq!(rows(&store).await, [(200, "granted".to_owned(), 8)]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_complete_without_being_polled() {
+        let (a, store, _dir) = auditor();
+        drop(metered_body(Body::empty(), report(&a, 200, "granted"), None));
+        let empty = futures_util::stream::empty::<Result<Bytes, std::io::Error>>();
+        drop(metered_body(Body::from_stream(empty), report(&a, 204, "forwarded"), Some(0)));
+        assert_eq!(rows(&store).await, [(200, "granted".to_owned(), 0), (204, "forwarded".to_owned(), 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_written_row_is_settled_only_when_the_answer_differs() {
+        let (a, store, _dir) = auditor();
+        let written = a.row(200, "granted", 4);
+        // The row as consume writes it: durably, before the body is sent (the
+        // table's first row, so its id is 1).
+        store.append_audit(std::slice::from_ref(&written)).await.unwrap();
+        store.flush().await.unwrap();
+        let slot = AuditSlot::Written { id: crate::store::links::AuditId(1), row: written };
+        let whole = metered_body(Body::from("abcd"), Report { auditor: a.clone(), slot: slot.clone(), status: 200, outcome: "granted" }, Some(4));
+        assert_eq!(whole.collect().await.unwrap().to_bytes().len(), 4);
+        assert_eq!(rows(&store).await, [(200, "granted".to_owned(), 4)], "complete as written: nothing to settle");
+        let mut cut = metered_body(
+            Body::from_stream(futures_util::stream::iter([
+                Ok::<_, std::io::Error>(Bytes::from_static(b"ab")),
+                Ok(Bytes::from_static(b"cd")),
+            ])),
+            Report { auditor: a, slot, status: 200, outcome: "granted" },
+            Some(4),
+        );
+        cut.frame().await.unwrap().unwrap();
+        drop(cut);
+        assert_eq!(rows(&store).await, [(200, "incomplete".to_owned(), 2)], "settled with what was sent");
+    }
+
+    #[tokio::test]
+    async fn a_stream_read_to_its_end_is_complete_and_a_failing_one_is_not() {
+        let (a, store, _dir) = auditor();
+        let chunks = futures_util::stream::iter((0..3).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"abcd"))));
+        let got = metered_body(Body::from_stream(chunks), report(&a, 200, "forwarded"), None).collect().await.unwrap().to_bytes();
+        assert_eq!(got.len(), 12);
+        let failing = futures_util::stream::iter([Ok(Bytes::from_static(b"abcd")), Err(std::io::Error::other("upstream reset"))]);
+        assert!(metered_body(Body::from_stream(failing), report(&a, 200, "forwarded"), None).collect().await.is_err());
+        assert_eq!(rows(&store).await, [(200, "forwarded".to_owned(), 12), (200, "incomplete".to_owned(), 4)]);
+    }
+}
