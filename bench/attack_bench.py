@@ -629,7 +629,7 @@ def main():
         if extra:
             print("\nAttacker anomalies: " + "; ".join(f"{k}: {why} ×{n}" for (k, why), n in sorted(extra.items())))
 
-        print(f"\n| normal client | attempted | succeeded | failed | success | p50 ms | p99 ms | max ms | errors |")
+        print("\n| normal client | attempted | succeeded | failed | success | p50 ms | p99 ms | max ms | errors |")
         print("|---|---|---|---|---|---|---|---|---|")
         below = []
         for op in OPS:

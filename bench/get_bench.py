@@ -41,6 +41,24 @@ SIZES = {"4KiB": 4096, "1MiB": 1 << 20}
 SECRET = "bench-secret"
 
 
+def linkgate_binary(bin_arg):
+    """The linkgate binary a benchmark runs: --bin if given, else a fresh release build."""
+    if bin_arg:
+        path = os.path.abspath(bin_arg)
+        if not os.access(path, os.X_OK):
+            sys.exit(f"{path}: not an executable")
+        return path
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", "linkgate")
+
+
+def stop_server(proc, work):
+    """Stops a server started in its own process group and removes its data dir."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,13 +172,7 @@ def main():
         sys.exit("--servers must include linkgate (the ratios are against it)")
     out = open(os.devnull, "w") if a.json == "-" else sys.stdout
 
-    if a.bin:
-        linkgate = os.path.abspath(a.bin)
-        if not os.access(linkgate, os.X_OK):
-            sys.exit(f"{linkgate}: not an executable")
-    else:
-        linkgate = os.path.join(ROOT, "target", "release", "linkgate")
-        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
+    linkgate = linkgate_binary(a.bin)
     s3s_fs = shutil.which("s3s-fs") or os.path.join(ROOT, "target", "bench-tools", "bin", "s3s-fs")
     for tool in ("wrk", "curl") + (("nginx",) if "nginx" in chosen else ()):
         if not shutil.which(tool):

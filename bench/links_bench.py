@@ -17,8 +17,6 @@ bench/compare_builds.py.
 import argparse
 import json
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from botocore.credentials import Credentials
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from get_bench import AK, SK, ROOT, free_port, wait_port, wrk, write_json  # noqa: E402
+from get_bench import AK, SK, free_port, linkgate_binary, stop_server, wait_port, wrk, write_json  # noqa: E402
 
 
 def create_link(endpoint, spec):
@@ -56,13 +54,7 @@ def main():
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH (-: stdout, no table)")
     a = ap.parse_args()
     out = open(os.devnull, "w") if a.json == "-" else sys.stdout
-    if a.bin:
-        linkgate = os.path.abspath(a.bin)
-        if not os.access(linkgate, os.X_OK):
-            sys.exit(f"{linkgate}: not an executable")
-    else:
-        linkgate = os.path.join(ROOT, "target", "release", "linkgate")
-        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "linkgate"], cwd=ROOT, check=True)
+    linkgate = linkgate_binary(a.bin)
     work = tempfile.mkdtemp(prefix="linkgate-links-bench-")
     port = free_port()
     # One wrk process is one client address: the per-address rate limit (default
@@ -103,9 +95,7 @@ def main():
                                 "links": [{"link": label, "runs": [{"rps": r[0], "p50_ms": r[1], "p99_ms": r[2]} for r in rs]}
                                           for label, rs in results.items()]})
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_server(proc, work)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ Same server, same 4 KiB object, same wrk load; two presigned URLs:
 import argparse
 import json
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -24,7 +22,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from get_bench import AK, SK, ROOT, free_port, wait_port, wrk  # noqa: E402
+from get_bench import AK, SK, ROOT, free_port, stop_server, wait_port, wrk  # noqa: E402
 
 POLICY = {
     "Version": "2012-10-17",
@@ -81,9 +79,7 @@ def main():
         a_, b_ = list(meds.values())
         print(f"\nuser / root throughput: {b_ / a_:.2f}x")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_server(proc, work)
 
 
 if __name__ == "__main__":

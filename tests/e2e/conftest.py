@@ -1,11 +1,13 @@
 """Shared fixtures for end-to-end tests: the linkgate binary and an isolated AWS env."""
 
 import os
+import sys
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -180,3 +182,40 @@ def pytest_runtest_makereport(item, call):
         with open(srv.log_path, errors="replace") as f:
             tail = f.readlines()[-40:]
         report.sections.append(("linkgate serve stderr (tail)", "".join(tail)))
+
+
+@pytest.fixture()
+def aws(server, aws_env):
+    """aws(*args, creds=(ak, sk[, token])) runs the AWS CLI against the server (root by
+    default); check=False returns the failed process instead of raising."""
+
+    def _aws(*args, creds=None, check=True, timeout=600):
+        env = dict(aws_env)
+        if creds:
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds[0], creds[1]
+            if len(creds) > 2:
+                env["AWS_SESSION_TOKEN"] = creds[2]
+        proc = subprocess.run(
+            [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.url],
+            env=env, capture_output=True, text=True, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"aws {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    return _aws
+
+
+def s3_error(resp, status, code, message=None):
+    """Asserts an S3 XML error with this status, code (and message), whose RequestId
+    is the x-amz-request-id header; returns its elements by name."""
+    assert resp.status_code == status, (resp.status_code, resp.text)
+    assert resp.headers.get("Content-Type", "").startswith("application/xml"), resp.headers
+    root = ET.fromstring(resp.content)
+    assert root.tag == "Error", resp.text
+    fields = {child.tag: child.text or "" for child in root}
+    assert fields.get("Code") == code, resp.text
+    if message is not None:
+        assert fields.get("Message") == message, resp.text
+    assert fields.get("RequestId") == resp.headers.get("x-amz-request-id"), resp.text
+    return fields

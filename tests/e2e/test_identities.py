@@ -10,11 +10,8 @@ answers as S3 does.
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
-import xml.etree.ElementTree as ET
 
 import boto3
 import pytest
@@ -25,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import AK, SK, server_env
+from conftest import AK, SK, s3_error, server_env
 
 # The `server` fixture's extra environment: sessions as short as 1 s, so the tests
 # can watch one expire.
@@ -83,20 +80,6 @@ def send(method, url, **kwargs):
 
 def get(url):
     return send("GET", url)
-
-
-def s3_error(resp, status, code, message=None):
-    """Asserts an S3 XML error with this status, code (and message); returns its fields."""
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    assert resp.headers.get("Content-Type", "").startswith("application/xml"), resp.headers
-    root = ET.fromstring(resp.content)
-    assert root.tag == "Error", resp.text
-    fields = {child.tag: child.text or "" for child in root}
-    assert fields.get("Code") == code, resp.text
-    if message is not None:
-        assert fields.get("Message") == message, resp.text
-    assert fields.get("RequestId") == resp.headers.get("x-amz-request-id"), resp.text
-    return fields
 
 
 def ok(resp, body):
@@ -192,27 +175,6 @@ def creds_of(response):
     c = response["Credentials"]
     assert c["AccessKeyId"].startswith("ASIA"), c
     return c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
-
-
-@pytest.fixture()
-def aws(server, aws_env):
-    """aws(*args, creds=(ak, sk[, token])) runs the AWS CLI against the server; root by default."""
-
-    def _aws(*args, creds=None, check=True, timeout=120):
-        env = dict(aws_env)
-        if creds:
-            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds[0], creds[1]
-            if len(creds) > 2:
-                env["AWS_SESSION_TOKEN"] = creds[2]
-        proc = subprocess.run(
-            [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.url],
-            env=env, capture_output=True, text=True, timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"aws {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    return _aws
 
 
 def admin_post(server, path, body=b""):

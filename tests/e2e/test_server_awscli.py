@@ -3,8 +3,6 @@
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -15,22 +13,6 @@ import requests
 from conftest import AK
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture()
-def aws(server, aws_env):
-    """aws(*args) runs the AWS CLI against the server; check=False returns the failed process."""
-
-    def _aws(*args, check=True, timeout=600):
-        proc = subprocess.run(
-            [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.url],
-            env=aws_env, capture_output=True, text=True, timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"aws {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    return _aws
 
 
 @pytest.fixture()

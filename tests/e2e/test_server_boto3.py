@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import AK, SK, server_env
+from conftest import AK, SK, s3_error, server_env
 
 MiB = 1024 * 1024
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -56,18 +56,6 @@ def send(method, url, **kwargs):
         prepared = session.prepare_request(requests.Request(method, url, **kwargs))
         prepared.url = url
         return session.send(prepared, timeout=60)
-
-
-def s3_error(resp, status, code):
-    """Asserts an S3 XML error with this status and code; returns its elements by name."""
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    assert resp.headers.get("Content-Type", "").startswith("application/xml"), resp.headers
-    root = ET.fromstring(resp.content)
-    assert root.tag == "Error", resp.text
-    fields = {child.tag: child.text or "" for child in root}
-    assert fields.get("Code") == code, resp.text
-    assert fields.get("RequestId") == resp.headers.get("x-amz-request-id"), resp.text
-    return fields
 
 
 def xml_fields(content):

@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::credentials::Environment;
 use crate::datadir::DataDir;
-use crate::http::{self, AppState, Services};
+use crate::http::{self, AppState};
 use crate::jobs::{Housekeeping, Jobs};
 use crate::links::guard::LinkGuards;
 use crate::services::identities::Identities;
@@ -117,7 +117,7 @@ impl App {
         }));
         let jobs =
             Jobs { buffer, links: links.clone(), identities: identities.clone(), config: config.links.clone(), clock: clock.clone() };
-        let state = Arc::new(AppState::new(Services { config, clock, identities, objects, links, signing_keys }));
+        let state = Arc::new(AppState::new(config, clock, identities, objects, links, signing_keys));
         Ok(Self { state, data_dir, jobs })
     }
 

@@ -1,8 +1,8 @@
 //! Time, injected: every decision about expiry, skew or age asks a [`Clock`].
 //!
-//! Production uses [`SystemClock`]; tests use [`ManualClock`] and move time forward
-//! instead of sleeping, so "expired", "not yet valid" and "banned for 15 minutes"
-//! are tested in microseconds and never flake.
+//! Production uses [`SystemClock`]; tests use [`AdjustableClock`] and move time
+//! forward instead of sleeping, so "expired", "not yet valid" and "banned for 15
+//! minutes" are tested in microseconds and never flake.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -30,40 +30,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-    }
-}
-
-/// A clock that only moves when told to: for tests.
-#[derive(Debug)]
-pub struct ManualClock {
-    now_ms: AtomicI64,
-}
-
-impl ManualClock {
-    /// A clock stopped at `now_ms`.
-    pub fn at(now_ms: i64) -> Self {
-        Self { now_ms: AtomicI64::new(now_ms) }
-    }
-
-    /// A clock stopped at the system's current time.
-    pub fn starting_now() -> Self {
-        Self::at(SystemClock.now_ms())
-    }
-
-    /// Moves time forward (or back, with a negative amount) by `ms`.
-    pub fn advance_ms(&self, ms: i64) {
-        self.now_ms.fetch_add(ms, Ordering::SeqCst);
-    }
-
-    /// Moves time forward by `secs` seconds.
-    pub fn advance_secs(&self, secs: i64) {
-        self.advance_ms(secs.saturating_mul(1000));
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.now_ms.load(Ordering::SeqCst)
     }
 }
 
@@ -103,13 +69,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manual_time_moves_only_when_told() {
-        let c = ManualClock::at(1_700_000_000_500);
-        assert_eq!(c.now_ms(), 1_700_000_000_500);
-        assert_eq!(c.now().unix(), 1_700_000_000);
-        c.advance_secs(90);
-        assert_eq!(c.now_ms(), 1_700_000_090_500);
+    fn adjustable_time_moves_when_told() {
         assert!(SystemClock.now_ms() > 1_700_000_000_000);
+        assert_eq!(SystemClock.now().unix(), SystemClock.now_ms() / 1000);
         let a = AdjustableClock::new();
         a.advance_secs(3600);
         assert!(a.now_ms() - SystemClock.now_ms() >= 3_599_000);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
+use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -45,20 +46,24 @@ pub(crate) async fn read_to_bytes(body: Body, max: usize) -> Result<Bytes, BodyF
     Ok(buf.freeze())
 }
 
-/// The request body as the services' byte stream; a failure becomes S3's
-/// `RequestTimeout` or `IncompleteBody`.
-pub(crate) fn byte_stream(body: Body) -> ByteStream {
+/// The request body with its failures as S3 errors: `RequestTimeout` when the
+/// client stopped sending, `IncompleteBody` otherwise.
+pub(crate) fn s3_stream(body: Body) -> BoxStream<'static, Result<Bytes, S3Error>> {
     body.into_data_stream()
-        .map_err(|e| -> BoxError {
-            Box::new(match classify(&e) {
-                BodyFailure::TimedOut => S3Error::request_timeout(),
-                _ => {
-                    tracing::debug!(error = %e, "request body failed");
-                    S3Error::incomplete_body()
-                }
-            })
+        .map_err(|e| match classify(&e) {
+            BodyFailure::TimedOut => S3Error::request_timeout(),
+            _ => {
+                tracing::debug!(error = %e, "request body failed");
+                S3Error::incomplete_body()
+            }
         })
         .boxed()
+}
+
+/// The request body as the services' byte stream (its errors are the S3 errors
+/// of [`s3_stream`], boxed).
+pub(crate) fn byte_stream(body: Body) -> ByteStream {
+    s3_stream(body).map_err(|e| Box::new(e) as BoxError).boxed()
 }
 
 /// Memory all bodies read before their signature is checked may hold at once

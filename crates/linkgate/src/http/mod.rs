@@ -56,29 +56,21 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// What [`AppState`] is built from (by the composition root, `crate::app`).
-pub struct Services {
-    /// The configuration.
-    pub config: Config,
-    /// The clock.
-    pub clock: SharedClock,
-    /// Identities.
-    pub identities: Arc<Identities>,
-    /// Objects.
-    pub objects: Arc<Objects>,
-    /// Links.
-    pub links: Arc<LinkService>,
-    /// Derived signing keys, shared with the link service.
-    pub signing_keys: Arc<sigv4::SigningKeyCache>,
-}
-
 impl AppState {
-    /// The state the HTTP surfaces share.
-    pub fn new(s: Services) -> Self {
-        let pipeline =
-            auth::Pipeline::new(s.identities.clone(), s.signing_keys, s.clock.clone(), s.config.region.clone(), &s.config.limits);
-        let preauth = body::PreauthBudget::new(s.config.limits.preauth_memory_bytes);
-        Self { config: s.config, clock: s.clock, identities: s.identities, objects: s.objects, links: s.links, pipeline, preauth }
+    /// The state the HTTP surfaces share: the services, and the pipeline and
+    /// budget built from the configuration (`signing_keys` is shared with the link
+    /// service, which signs redirects and forwarded requests).
+    pub fn new(
+        config: Config,
+        clock: SharedClock,
+        identities: Arc<Identities>,
+        objects: Arc<Objects>,
+        links: Arc<LinkService>,
+        signing_keys: Arc<sigv4::SigningKeyCache>,
+    ) -> Self {
+        let pipeline = auth::Pipeline::new(identities.clone(), signing_keys, clock.clone(), config.region.clone(), &config.limits);
+        let preauth = body::PreauthBudget::new(config.limits.preauth_memory_bytes);
+        Self { config, clock, identities, objects, links, pipeline, preauth }
     }
 }
 

@@ -437,6 +437,17 @@ impl Identities {
     }
 }
 
+/// `Ok` if the store found what it was asked to change, else the `missing` error.
+fn found(changed: bool, missing: impl FnOnce() -> IdentityError) -> IdentityResult<()> {
+    if changed { Ok(()) } else { Err(missing()) }
+}
+
+/// A named inline policy, checked before it is stored.
+fn check_policy(name: &str, document: &str) -> IdentityResult<()> {
+    validate_name(name, NameKind::Policy)?;
+    validate_policy(document)
+}
+
 fn request<'a>(action: &'a str, resource: &'a str, ip: IpAddr) -> AccessRequest<'a> {
     AccessRequest { action, resource, source_ip: ip.to_canonical() }
 }
@@ -472,7 +483,7 @@ impl Identities {
     /// `DeleteUser`: the user with its keys, policies and sessions.
     pub async fn delete_user(&self, caller: &Caller, name: &str) -> IdentityResult<()> {
         self.require(caller, "DeleteUser")?;
-        let result = if self.store.delete_user(name).await? { Ok(()) } else { Err(IdentityError::NoSuchUser(name.to_owned())) };
+        let result = found(self.store.delete_user(name).await?, || IdentityError::NoSuchUser(name.to_owned()));
         self.changed(caller, "DeleteUser", result)
     }
 
@@ -491,10 +502,8 @@ impl Identities {
     /// `PutUserPolicy`: adds or replaces a named inline policy.
     pub async fn put_user_policy(&self, caller: &Caller, user: &str, name: &str, document: &str) -> IdentityResult<()> {
         self.require(caller, "PutUserPolicy")?;
-        validate_name(name, NameKind::Policy)?;
-        validate_policy(document)?;
-        let result =
-            if self.store.put_user_policy(user, name, document).await? { Ok(()) } else { Err(IdentityError::NoSuchUser(user.to_owned())) };
+        check_policy(name, document)?;
+        let result = found(self.store.put_user_policy(user, name, document).await?, || IdentityError::NoSuchUser(user.to_owned()));
         self.changed(caller, "PutUserPolicy", result)
     }
 
@@ -573,7 +582,7 @@ impl Identities {
     pub async fn delete_key(&self, caller: &Caller, id: &str, user: Option<&str>) -> IdentityResult<()> {
         self.require(caller, "DeleteAccessKey")?;
         self.find_key(id, user).await?;
-        let result = if self.store.delete_key(id).await? { Ok(()) } else { Err(IdentityError::NoSuchKey(id.to_owned())) };
+        let result = found(self.store.delete_key(id).await?, || IdentityError::NoSuchKey(id.to_owned()));
         self.changed(caller, "DeleteAccessKey", result)
     }
 }
@@ -598,8 +607,7 @@ impl Identities {
             return Err(IdentityError::InvalidSessionDuration(max));
         }
         for (name, doc) in &new.policies {
-            validate_name(name, NameKind::Policy)?;
-            validate_policy(doc)?;
+            check_policy(name, doc)?;
         }
         let role = RoleRecord {
             name: new.name,
@@ -628,17 +636,15 @@ impl Identities {
     /// `DeleteRole`: the role and its sessions.
     pub async fn delete_role(&self, caller: &Caller, name: &str) -> IdentityResult<()> {
         self.require(caller, "DeleteRole")?;
-        let result = if self.store.delete_role(name).await? { Ok(()) } else { Err(IdentityError::NoSuchRole(name.to_owned())) };
+        let result = found(self.store.delete_role(name).await?, || IdentityError::NoSuchRole(name.to_owned()));
         self.changed(caller, "DeleteRole", result)
     }
 
     /// `PutRolePolicy`.
     pub async fn put_role_policy(&self, caller: &Caller, role: &str, name: &str, document: &str) -> IdentityResult<()> {
         self.require(caller, "PutRolePolicy")?;
-        validate_name(name, NameKind::Policy)?;
-        validate_policy(document)?;
-        let result =
-            if self.store.put_role_policy(role, name, document).await? { Ok(()) } else { Err(IdentityError::NoSuchRole(role.to_owned())) };
+        check_policy(name, document)?;
+        let result = found(self.store.put_role_policy(role, name, document).await?, || IdentityError::NoSuchRole(role.to_owned()));
         self.changed(caller, "PutRolePolicy", result)
     }
 

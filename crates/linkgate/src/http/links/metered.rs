@@ -181,7 +181,8 @@ mod tests {
         store.append_audit(std::slice::from_ref(&written)).await.unwrap();
         store.flush().await.unwrap();
         let slot = AuditSlot::Written { id: crate::store::links::AuditId(1), row: written };
-        let whole = metered_body(Body::from("abcd"), Report { auditor: a.clone(), slot: slot.clone(), status: 200, outcome: "granted" }, Some(4));
+        let whole =
+            metered_body(Body::from("abcd"), Report { auditor: a.clone(), slot: slot.clone(), status: 200, outcome: "granted" }, Some(4));
         assert_eq!(whole.collect().await.unwrap().to_bytes().len(), 4);
         assert_eq!(rows(&store).await, [(200, "granted".to_owned(), 4)], "complete as written: nothing to settle");
         let mut cut = metered_body(

@@ -92,6 +92,15 @@ fn iam_error(f: Failure) -> QueryError {
 
 type IamResult = Result<String, Failure>;
 
+/// An answer holding one `<tag>` element (a user, a role).
+fn single(call: &Call<'_>, action: &str, tag: &str, write: impl FnOnce(&mut XmlWriter)) -> String {
+    response(Api::Iam, action, call.request_id(), |w| {
+        w.open(tag);
+        write(w);
+        w.close(tag);
+    })
+}
+
 fn user_xml(w: &mut XmlWriter, call: &Call<'_>, u: &UserRecord) {
     w.element("Path", "/");
     w.element("UserName", &u.name);
@@ -102,20 +111,12 @@ fn user_xml(w: &mut XmlWriter, call: &Call<'_>, u: &UserRecord) {
 
 async fn create_user(call: &Call<'_>) -> IamResult {
     let u = call.state.identities.create_user(&call.caller, call.required("UserName")?).await?;
-    Ok(response(Api::Iam, "CreateUser", call.request_id(), |w| {
-        w.open("User");
-        user_xml(w, call, &u);
-        w.close("User");
-    }))
+    Ok(single(call, "CreateUser", "User", |w| user_xml(w, call, &u)))
 }
 
 async fn get_user(call: &Call<'_>) -> IamResult {
     let u = call.state.identities.user(&call.caller, "GetUser", call.required("UserName")?).await?;
-    Ok(response(Api::Iam, "GetUser", call.request_id(), |w| {
-        w.open("User");
-        user_xml(w, call, &u);
-        w.close("User");
-    }))
+    Ok(single(call, "GetUser", "User", |w| user_xml(w, call, &u)))
 }
 
 async fn delete_user(call: &Call<'_>) -> IamResult {
@@ -273,20 +274,12 @@ async fn create_role(call: &Call<'_>) -> IamResult {
     };
     let new = NewRole { name: name.to_owned(), trusted_users: trusted, max_session_secs: max, policies: Vec::new() };
     let role = call.state.identities.create_role(&call.caller, new).await?;
-    Ok(response(Api::Iam, "CreateRole", call.request_id(), |w| {
-        w.open("Role");
-        role_xml(w, call, &role);
-        w.close("Role");
-    }))
+    Ok(single(call, "CreateRole", "Role", |w| role_xml(w, call, &role)))
 }
 
 async fn get_role(call: &Call<'_>) -> IamResult {
     let role = call.state.identities.role(&call.caller, call.required("RoleName")?).await?;
-    Ok(response(Api::Iam, "GetRole", call.request_id(), |w| {
-        w.open("Role");
-        role_xml(w, call, &role);
-        w.close("Role");
-    }))
+    Ok(single(call, "GetRole", "Role", |w| role_xml(w, call, &role)))
 }
 
 async fn delete_role(call: &Call<'_>) -> IamResult {

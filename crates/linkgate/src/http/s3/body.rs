@@ -12,7 +12,6 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::S3Call;
-use crate::http::body::{BodyFailure, classify};
 use crate::s3::checksum::{BodyDigests, ChecksumAlgorithm};
 use crate::s3::error::S3Error;
 use crate::s3::upload::{ObjectAttrs, PendingChecks};
@@ -24,15 +23,7 @@ pub(crate) type S3Stream = BoxStream<'static, Result<Bytes, S3Error>>;
 
 /// The raw body, its failures as S3 errors (`RequestTimeout` or `IncompleteBody`).
 pub(crate) fn raw(body: Body) -> S3Stream {
-    body.into_data_stream()
-        .map_err(|e| match classify(&e) {
-            BodyFailure::TimedOut => S3Error::request_timeout(),
-            _ => {
-                tracing::debug!(error = %e, "request body failed");
-                S3Error::incomplete_body()
-            }
-        })
-        .boxed()
+    crate::http::body::s3_stream(body)
 }
 
 /// Turns the raw body into decoded bytes plus the checks still to do.

@@ -65,6 +65,28 @@ fn write_object(w: &mut XmlWriter, tag: &str, o: &ObjectMeta, enc: &Enc) {
     w.element("StorageClass", "STANDARD");
 }
 
+/// Writes the page's entries (each `tag`, with `<Owner>` if asked) and common
+/// prefixes, closes `root` and answers the document.
+fn finish(
+    mut w: XmlWriter,
+    call: &S3Call<'_>,
+    page: &Page,
+    enc: &Enc,
+    (root, tag): (&str, &str),
+    with_owner: bool,
+) -> axum::response::Response {
+    for o in &page.contents {
+        write_object(&mut w, tag, o, enc);
+        if with_owner {
+            owner(&mut w, call);
+        }
+        w.close(tag);
+    }
+    write_prefixes(&mut w, page, enc);
+    w.close(root);
+    xml_response(w.finish())
+}
+
 fn write_prefixes(w: &mut XmlWriter, page: &Page, enc: &Enc) {
     for p in &page.prefixes {
         w.open("CommonPrefixes");
@@ -105,16 +127,7 @@ pub(crate) async fn list_objects_v2(call: &S3Call<'_>, bucket: &str) -> S3Result
         w.element("StartAfter", &enc.apply(sa));
     }
     let fetch_owner = q.get("fetch-owner").is_some_and(|v| v == "true");
-    for o in &page.contents {
-        write_object(&mut w, "Contents", o, &enc);
-        if fetch_owner {
-            owner(&mut w, call);
-        }
-        w.close("Contents");
-    }
-    write_prefixes(&mut w, &page, &enc);
-    w.close("ListBucketResult");
-    Ok(xml_response(w.finish()))
+    Ok(finish(w, call, &page, &enc, ("ListBucketResult", "Contents"), fetch_owner))
 }
 
 /// ListObjects (v1).
@@ -135,14 +148,7 @@ pub(crate) async fn list_objects_v1(call: &S3Call<'_>, bucket: &str) -> S3Result
     {
         w.element("NextMarker", &enc.apply(last));
     }
-    for o in &page.contents {
-        write_object(&mut w, "Contents", o, &enc);
-        owner(&mut w, call);
-        w.close("Contents");
-    }
-    write_prefixes(&mut w, &page, &enc);
-    w.close("ListBucketResult");
-    Ok(xml_response(w.finish()))
+    Ok(finish(w, call, &page, &enc, ("ListBucketResult", "Contents"), true))
 }
 
 /// ListObjectVersions: buckets are unversioned, so every key has one `null` version.
@@ -165,12 +171,5 @@ pub(crate) async fn list_object_versions(call: &S3Call<'_>, bucket: &str) -> S3R
         w.element("NextKeyMarker", &enc.apply(last));
         w.element("NextVersionIdMarker", "null");
     }
-    for o in &page.contents {
-        write_object(&mut w, "Version", o, &enc);
-        owner(&mut w, call);
-        w.close("Version");
-    }
-    write_prefixes(&mut w, &page, &enc);
-    w.close("ListVersionsResult");
-    Ok(xml_response(w.finish()))
+    Ok(finish(w, call, &page, &enc, ("ListVersionsResult", "Version"), true))
 }

@@ -1,10 +1,10 @@
 //! Multipart uploads: create, upload part (presignable), complete, abort, list parts.
 
 use axum::body::Body;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 
 use super::body::read_small;
-use super::render::{set, set_named};
+use super::render::{set_named, stored};
 use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
 use crate::s3::checksum::ChecksumAlgorithm;
 use crate::s3::error::S3Error;
@@ -56,12 +56,7 @@ pub(crate) async fn upload_part(call: &S3Call<'_>, bucket: &str, key: &str, body
     objects.upload(bucket, key, upload_id(call)).await?;
     let upload = super::body::upload(call, body)?;
     let part = objects.upload_part(bucket, key, upload_id(call), part_number, upload).await?;
-    let mut r = empty(StatusCode::OK);
-    set(&mut r, header::ETAG, &part.etag);
-    if let Some((name, value)) = &part.checksum {
-        set_named(&mut r, name, value);
-    }
-    Ok(r)
+    Ok(stored(&part.etag, part.checksum.as_ref()))
 }
 
 /// CompleteMultipartUpload (POST ?uploadId=…).

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{HeaderName, StatusCode, header};
 
-use super::render::{object_response, set, set_named};
+use super::render::{object_response, set, set_named, stored};
 use super::{S3Call, S3Result, empty};
 use crate::s3::upload::{check_declared_length, write_condition};
 
@@ -26,12 +26,7 @@ pub(crate) async fn put_object(call: &S3Call<'_>, bucket: &str, key: &str, body:
     objects.precheck_put(bucket, key, &cond).await?;
     let upload = super::body::upload(call, body)?;
     let meta = objects.put(bucket, key, upload, &cond).await?;
-    let mut r = empty(StatusCode::OK);
-    set(&mut r, header::ETAG, &meta.etag);
-    if let Some((name, value)) = &meta.checksum {
-        set_named(&mut r, name, value);
-    }
-    Ok(r)
+    Ok(stored(&meta.etag, meta.checksum.as_ref()))
 }
 
 /// GetObject / HeadObject.

@@ -59,3 +59,14 @@ pub(crate) fn object_response(read: ObjectRead) -> Response {
     }
     r
 }
+
+/// The answer to a write that stored bytes (PutObject, UploadPart): 200 with the
+/// ETag and, when one was computed, the additional checksum.
+pub(crate) fn stored(etag: &str, checksum: Option<&(String, String)>) -> Response {
+    let mut r = Response::new(Body::empty());
+    set(&mut r, header::ETAG, etag);
+    if let Some((name, value)) = checksum {
+        set_named(&mut r, name, value);
+    }
+    r
+}

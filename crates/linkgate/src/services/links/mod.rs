@@ -129,16 +129,7 @@ pub struct GroupPatch {
 
 /// The link service.
 pub struct LinkService {
-    store: Arc<BufferedLinks>,
-    identities: Arc<Identities>,
-    objects: Arc<Objects>,
-    upstreams: Arc<Upstreams>,
-    guards: LinkGuards,
-    signing_keys: Arc<SigningKeyCache>,
-    clock: SharedClock,
-    config: LinksConfig,
-    region: String,
-    public_url: Option<String>,
+    d: LinkServiceParts,
 }
 
 impl std::fmt::Debug for LinkService {
@@ -147,7 +138,7 @@ impl std::fmt::Debug for LinkService {
     }
 }
 
-/// What the link service is built from.
+/// What the link service is built from (by the composition root).
 pub struct LinkServiceParts {
     /// Links, buffered.
     pub store: Arc<BufferedLinks>,
@@ -173,34 +164,23 @@ pub struct LinkServiceParts {
 
 impl LinkService {
     /// The service.
-    pub fn new(p: LinkServiceParts) -> Self {
-        Self {
-            store: p.store,
-            identities: p.identities,
-            objects: p.objects,
-            upstreams: p.upstreams,
-            guards: p.guards,
-            signing_keys: p.signing_keys,
-            clock: p.clock,
-            config: p.config,
-            region: p.region,
-            public_url: p.public_url,
-        }
+    pub fn new(parts: LinkServiceParts) -> Self {
+        Self { d: parts }
     }
 
     /// The guards (housekeeping purges them).
     pub fn guards(&self) -> &LinkGuards {
-        &self.guards
+        &self.d.guards
     }
 
     /// Where links are redeemed: `public_url`, else the `Host` the request used.
     pub fn base_url(&self, host: &str) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{host}")).trim_end_matches('/').to_owned()
+        self.d.public_url.clone().unwrap_or_else(|| format!("http://{host}")).trim_end_matches('/').to_owned()
     }
 
     /// The state of `link` now.
     pub fn state(&self, link: &LinkRecord) -> LinkState {
-        links::state(link, self.clock.now_ms())
+        links::state(link, self.d.clock.now_ms())
     }
 }
 
@@ -220,7 +200,7 @@ impl LinkService {
                 Ok(LinkTarget::Object { bucket, key })
             }
             (None, None, Some(name), path) => {
-                if self.upstreams.get(&name).is_none() {
+                if self.d.upstreams.get(&name).is_none() {
                     return Err(LinkError::UnknownUpstream(name));
                 }
                 let path = path.unwrap_or_else(|| "/".into());
@@ -234,7 +214,7 @@ impl LinkService {
     fn expiry(&self, now: i64, expires_in: Option<u64>, expires_at: Option<&str>) -> LinkResult<Option<i64>> {
         match (expires_in, expires_at) {
             (Some(_), Some(_)) => Err(LinkError::Invalid("Give expires_in or expires_at, not both.".into())),
-            (Some(secs), None) => links::expiry_after(now, secs, self.config.max_expires_in)
+            (Some(secs), None) => links::expiry_after(now, secs, self.d.config.max_expires_in)
                 .map(Some)
                 .map_err(|e| LinkError::Invalid(format!("expires_in: {e}"))),
             (None, Some(at)) => parse_time("expires_at", at).map(Some),
@@ -268,15 +248,15 @@ impl LinkService {
         if let Some(p) = &spec.password {
             links::password::validate(p).map_err(LinkError::Invalid)?;
         }
-        let now = self.clock.now_ms();
+        let now = self.d.clock.now_ms();
         let expires_ms = self.expiry(now, spec.expires_in, spec.expires_at.as_deref())?.unwrap_or(now + 3_600_000);
         if expires_ms <= now {
             return Err(LinkError::Invalid("The link would already be expired.".into()));
         }
-        if (expires_ms - now) / 1000 > i64::try_from(self.config.max_expires_in).unwrap_or(i64::MAX) {
+        if (expires_ms - now) / 1000 > i64::try_from(self.d.config.max_expires_in).unwrap_or(i64::MAX) {
             return Err(LinkError::Invalid(format!(
                 "The link may live at most {} seconds (links.max_expires_in).",
-                self.config.max_expires_in
+                self.d.config.max_expires_in
             )));
         }
         let not_before_ms = spec.not_before.as_deref().map(|t| parse_time("not_before", t)).transpose()?;
@@ -336,7 +316,7 @@ impl LinkService {
         let (token, hash) = links::new_token();
         link.id = links::new_link_id();
         link.token_hash = hash;
-        self.store.create_link(&link).await?;
+        self.d.store.create_link(&link).await?;
         Ok(CreatedLink { record: link, token })
     }
 
@@ -344,7 +324,7 @@ impl LinkService {
     /// hashing permits (shared with password checks at redemption, one per core)
     /// so neither can crowd out the rest of the server.
     async fn hash_password(&self, password: String) -> LinkResult<String> {
-        let permit = self.guards.hashing.clone().acquire_owned().await.map_err(|_| LinkError::Busy)?;
+        let permit = self.d.guards.hashing.clone().acquire_owned().await.map_err(|_| LinkError::Busy)?;
         let hashed = tokio::task::spawn_blocking(move || {
             let h = links::password::hash(&password);
             drop(permit);
@@ -372,8 +352,8 @@ impl LinkService {
 
     /// Links matching `filter` (and `state`, if given) that the caller may see.
     pub async fn list(&self, caller: &Caller, filter: &LinkFilter, state: Option<&str>) -> LinkResult<Vec<LinkRecord>> {
-        let now = self.clock.now_ms();
-        let found = self.store.list_links(filter, LIST_LIMIT).await?;
+        let now = self.d.clock.now_ms();
+        let found = self.d.store.list_links(filter, LIST_LIMIT).await?;
         Ok(found
             .into_iter()
             .filter(|l| Self::may_manage(caller, l, LINKGATE_CREATE_LINK))
@@ -382,14 +362,14 @@ impl LinkService {
     }
 
     async fn find(&self, caller: &Caller, id: &str) -> LinkResult<LinkRecord> {
-        let link = self.store.link(id).await?;
+        let link = self.d.store.link(id).await?;
         link.filter(|l| Self::may_manage(caller, l, LINKGATE_CREATE_LINK)).ok_or_else(|| LinkError::NoSuchLink(id.to_owned()))
     }
 
     /// One link and its audit trail (latest rows, oldest first).
     pub async fn show(&self, caller: &Caller, id: &str) -> LinkResult<(LinkRecord, Vec<AuditRecord>)> {
         let link = self.find(caller, id).await?;
-        let audit = self.store.audit(&link.id, AUDIT_LIMIT).await?;
+        let audit = self.d.store.audit(&link.id, AUDIT_LIMIT).await?;
         Ok((link, audit))
     }
 
@@ -399,7 +379,7 @@ impl LinkService {
         if !Self::may_manage(caller, &link, LINKGATE_REVOKE_LINK) {
             return Err(LinkError::AccessDenied(format!("Revoking needs {LINKGATE_REVOKE_LINK}.")));
         }
-        self.store.revoke(&link.id, self.clock.now_ms()).await?;
+        self.d.store.revoke(&link.id, self.d.clock.now_ms()).await?;
         Ok(())
     }
 
@@ -421,7 +401,7 @@ impl LinkService {
         if !only_own && !caller.may(LINKGATE_REVOKE_LINK, &resource) {
             return Err(LinkError::AccessDenied(format!("Revoking these links needs {LINKGATE_REVOKE_LINK} on {resource}.")));
         }
-        Ok(self.store.revoke_matching(filter, self.clock.now_ms()).await?)
+        Ok(self.d.store.revoke_matching(filter, self.d.clock.now_ms()).await?)
     }
 
     /// Like an Azure stored access policy: cuts the expiry of every link in the
@@ -430,18 +410,18 @@ impl LinkService {
         if !caller.may(LINKGATE_REVOKE_LINK, "*") {
             return Err(LinkError::AccessDenied(format!("Changing a group of links needs {LINKGATE_REVOKE_LINK} on *.")));
         }
-        let now = self.clock.now_ms();
+        let now = self.d.clock.now_ms();
         let cut_to = self.expiry(now, patch.expires_in, patch.expires_at.as_deref())?;
         if cut_to.is_none() && !patch.revoke {
             return Err(LinkError::Invalid("Give expires_at or expires_in (to shorten), or \"revoke\": true.".into()));
         }
         let shortened = match cut_to {
-            Some(t) => self.store.cut_group_expiry(group, t).await?,
+            Some(t) => self.d.store.cut_group_expiry(group, t).await?,
             None => 0,
         };
         let revoked = if patch.revoke {
             let filter = LinkFilter { group: Some(group.to_owned()), ..LinkFilter::default() };
-            self.store.revoke_matching(&filter, now).await?
+            self.d.store.revoke_matching(&filter, now).await?
         } else {
             0
         };

@@ -200,7 +200,7 @@ impl LinkService {
     /// Redeems a link.
     pub async fn redeem(&self, req: Redeem) -> Redemption {
         let ip = req.ctx.client_ip;
-        if let Err(wait) = self.guards.rate.check(ip) {
+        if let Err(wait) = self.d.guards.rate.check(ip) {
             // Not audited: a flood must not turn into a flood of audit rows.
             tracing::debug!(client = %ip, "link redemption rate-limited");
             let r = Refusal::too_many(
@@ -210,7 +210,7 @@ impl LinkService {
             );
             return Redemption { auditor: None, outcome: Err(r) };
         }
-        let link = match self.store.link_by_token_hash(&token_hash(&req.token)).await {
+        let link = match self.d.store.link_by_token_hash(&token_hash(&req.token)).await {
             Ok(Some(l)) => l,
             Ok(None) => {
                 return Redemption {
@@ -233,7 +233,7 @@ impl LinkService {
             outcome: String::new(),
             bytes: 0,
         };
-        let auditor = Auditor::new(self.store.clone(), template);
+        let auditor = Auditor::new(self.d.store.clone(), template);
         let outcome = self.judge_and_serve(&link, req, &auditor).await;
         Redemption { auditor: Some(auditor), outcome }
     }
@@ -266,7 +266,7 @@ impl LinkService {
 
     /// Whether the link's issuer still holds `action` on `resource`.
     async fn issuer_check(&self, link: &LinkRecord, action: &str, resource: &str, ctx: &RequestContext) -> Result<(), Refusal> {
-        match self.identities.issuer_allows(&link.issuer, action, resource, ctx).await {
+        match self.d.identities.issuer_allows(&link.issuer, action, resource, ctx).await {
             Ok(true) => Ok(()),
             Ok(false) => {
                 Err(Refusal::new(403, "issuer-denied", "Access denied", "The person who shared this link can no longer grant it."))
@@ -288,10 +288,10 @@ impl LinkService {
     /// [`FRESH_READ_MS`]), so the use is only counted (write-behind) and the row is
     /// appended when the answer is known.
     async fn take_use(&self, link: &LinkRecord, read_ms: i64, row: AuditRecord) -> Result<AuditSlot, Refusal> {
-        let now = self.clock.now_ms();
+        let now = self.d.clock.now_ms();
         if link.max_uses.is_none() {
             if now - read_ms > FRESH_READ_MS {
-                match self.store.link_by_token_hash(&link.token_hash).await {
+                match self.d.store.link_by_token_hash(&link.token_hash).await {
                     Ok(Some(fresh)) => links::judge_state(&fresh, now).map_err(Refusal::denied)?,
                     Ok(None) => return Err(Refusal::new(404, "unknown", "Unknown link", "This link does not exist.")),
                     Err(e) => {
@@ -300,11 +300,11 @@ impl LinkService {
                     }
                 }
             }
-            self.store.push_use(&link.id, now);
+            self.d.store.push_use(&link.id, now);
             return Ok(AuditSlot::Pending);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (store, id, written) = (self.store.clone(), link.id.clone(), row.clone());
+        let (store, id, written) = (self.d.store.clone(), link.id.clone(), row.clone());
         tokio::spawn(async move {
             let taken = store.consume(&id, now, &written).await;
             if let Err(Ok(Consume::Consumed { audit, .. })) = tx.send(taken) {
@@ -335,7 +335,7 @@ impl LinkService {
         let head = req.method == Method::HEAD;
         let redirect = link.delivery == Delivery::Redirect;
         let range = req.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-        let read = self.objects.read(bucket, key, &req.headers, range, head || redirect).await.map_err(Refusal::from_s3)?;
+        let read = self.d.objects.read(bucket, key, &req.headers, range, head || redirect).await.map_err(Refusal::from_s3)?;
         let filename = link.filename.clone();
         match read.kind {
             ReadKind::NotModified => return Ok(Grant::Object { read, filename, slot: AuditSlot::Pending, outcome: "not-modified" }),
@@ -361,12 +361,12 @@ impl LinkService {
     /// taken just before they become the object, and given back if that fails.
     async fn upload(&self, link: &LinkRecord, bucket: &str, key: &str, req: Redeem, auditor: &Auditor) -> Result<Grant, Refusal> {
         check_declared_length(&req.headers, u64::MAX).map_err(Refusal::from_s3)?;
-        self.objects.precheck_put(bucket, key, &WriteCondition::None).await.map_err(Refusal::from_s3)?;
+        self.d.objects.precheck_put(bucket, key, &WriteCondition::None).await.map_err(Refusal::from_s3)?;
         let upload = Upload { body: req.body, checks: PendingChecks::default(), attrs: ObjectAttrs::from_headers(&req.headers) };
-        let staged = self.objects.stage(bucket, key, upload).await.map_err(Refusal::from_s3)?;
+        let staged = self.d.objects.stage(bucket, key, upload).await.map_err(Refusal::from_s3)?;
         let bytes = staged.meta.size;
         if link.max_uses.is_none() {
-            let meta = self.objects.commit(staged, &WriteCondition::None).await.map_err(Refusal::from_s3)?;
+            let meta = self.d.objects.commit(staged, &WriteCondition::None).await.map_err(Refusal::from_s3)?;
             let slot = self.take_use(link, req.ctx.received_ms, auditor.row(200, "uploaded", bytes)).await?;
             return Ok(Grant::Uploaded { etag: meta.etag, bytes, slot });
         }
@@ -375,14 +375,14 @@ impl LinkService {
     }
 
     async fn commit_upload(&self, link: &LinkRecord, staged: Staged, slot: AuditSlot, bytes: u64) -> Result<Grant, Refusal> {
-        let e = match self.objects.commit(staged, &WriteCondition::None).await {
+        let e = match self.d.objects.commit(staged, &WriteCondition::None).await {
             Ok(meta) => return Ok(Grant::Uploaded { etag: meta.etag, bytes, slot }),
             Err(e) => e,
         };
         let refusal = Refusal::from_s3(e);
         let AuditSlot::Written { id, row } = slot else { return Err(refusal) };
         let settle = AuditSettle { id, status: refusal.status, outcome: refusal.reason.clone(), bytes: 0 };
-        if let Err(err) = self.store.refund(&link.id, &settle).await {
+        if let Err(err) = self.d.store.refund(&link.id, &settle).await {
             tracing::error!(error = %err, link = %link.id, "could not give back the use of a failed upload");
         }
         // The refund settled the row as the refusal reads: nothing left to settle.
@@ -404,20 +404,20 @@ impl LinkService {
             .unwrap_or_default();
         let headers = [("host", host_header.as_str())];
         let req = sigv4::RequestParts { method: "GET", path: &path, query: &query, headers: &headers };
-        let root = self.identities.root();
+        let root = self.d.identities.root();
         let params = sigv4::SigningParams {
             credentials: sigv4::Credentials {
                 access_key_id: &root.access_key_id,
                 secret_access_key: &root.secret_access_key,
                 session_token: None,
             },
-            region: &self.region,
+            region: &self.d.region,
             service: "s3",
-            time: self.clock.now(),
+            time: self.d.clock.now(),
             path_mode: sigv4::PathMode::AsSent,
             payload_hash: sigv4::UNSIGNED_PAYLOAD,
         };
-        let presigned = sigv4::presign(&req, &params, self.config.redirect_ttl.clamp(1, sigv4::MAX_EXPIRES), &self.signing_keys);
+        let presigned = sigv4::presign(&req, &params, self.d.config.redirect_ttl.clamp(1, sigv4::MAX_EXPIRES), &self.d.signing_keys);
         let origin = base.strip_suffix(&prefix).unwrap_or(&base);
         format!("{origin}{path}?{}", presigned.query)
     }
@@ -433,7 +433,7 @@ impl LinkService {
     /// time (504) has still used it.
     async fn forward(&self, link: &LinkRecord, name: &str, link_path: &str, req: Redeem, auditor: &Auditor) -> Result<Grant, Refusal> {
         self.issuer_check(link, LINKGATE_CREATE_LINK, &upstream::upstream_arn(name), &req.ctx).await?;
-        let Some(up) = self.upstreams.get(name) else {
+        let Some(up) = self.d.upstreams.get(name) else {
             tracing::error!(upstream = name, "link names an upstream that is not configured");
             return Err(Refusal::new(
                 502,
@@ -454,7 +454,7 @@ impl LinkService {
         let head = req.method == Method::HEAD;
         let slot = self.take_use(link, req.ctx.received_ms, auditor.row(0, if head { "head" } else { "forwarded" }, 0)).await?;
         let forward = Forward { method: req.method, path, query, headers: upstream::forward_request_headers(&req.headers), body };
-        match self.upstreams.send(up, forward, self.clock.now(), &self.signing_keys).await {
+        match self.d.upstreams.send(up, forward, self.d.clock.now(), &self.d.signing_keys).await {
             Ok(response) => Ok(Grant::Forwarded { response, head, slot }),
             Err(ForwardError::Timeout) => {
                 tracing::warn!(upstream = name, "upstream timed out");
@@ -585,12 +585,12 @@ impl LinkService {
             r.password = Some(PasswordPrompt { form, attempts_left });
             r
         };
-        if let Some(secs) = self.guards.passwords.banned(&link.id, ip, self.clock.now_ms()) {
+        if let Some(secs) = self.d.guards.passwords.banned(&link.id, ip, self.d.clock.now_ms()) {
             return Err(banned(secs));
         }
         let Some(offered) = offered else { return Err(prompt(None)) };
-        let permit = self.guards.hashing.clone().acquire_owned().await.map_err(|_| Refusal::unavailable())?;
-        let (guard, id, clock) = (self.guards.passwords.clone(), link.id.clone(), self.clock.clone());
+        let permit = self.d.guards.hashing.clone().acquire_owned().await.map_err(|_| Refusal::unavailable())?;
+        let (guard, id, clock) = (self.d.guards.passwords.clone(), link.id.clone(), self.d.clock.clone());
         let checked = tokio::task::spawn_blocking(move || {
             let now = clock.now_ms();
             let verdict = if let Some(secs) = guard.banned(&id, ip, now) {
