@@ -15,6 +15,17 @@ use serde_json::{Map, Value, json};
 use super::admin::{AdminClient, AdminOptions, ApiRequest, api_path};
 use super::{CliError, human_duration};
 
+/// A command that names one user or role.
+#[derive(Debug, Args)]
+pub struct Named {
+    /// The user's or role's name.
+    #[arg(value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// Server, credentials, output.
+    #[command(flatten)]
+    pub opts: AdminOptions,
+}
+
 /// `linkgate user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -34,23 +45,9 @@ pub enum UserCommand {
         opts: AdminOptions,
     },
     /// Show a user and the names of its policies.
-    Show {
-        /// User name.
-        #[arg(value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
-        name: String,
-        /// Server, credentials, output.
-        #[command(flatten)]
-        opts: AdminOptions,
-    },
+    Show(Named),
     /// Delete a user with its access keys, policies and sessions.
-    Delete {
-        /// User name.
-        #[arg(value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
-        name: String,
-        /// Server, credentials, output.
-        #[command(flatten)]
-        opts: AdminOptions,
-    },
+    Delete(Named),
 }
 
 /// `linkgate key …`.
@@ -164,32 +161,11 @@ pub enum RoleCommand {
         opts: AdminOptions,
     },
     /// Show a role: who may assume it, for how long, its policies.
-    Show {
-        /// Role name.
-        #[arg(value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
-        name: String,
-        /// Server, credentials, output.
-        #[command(flatten)]
-        opts: AdminOptions,
-    },
+    Show(Named),
     /// Delete a role; its sessions stop working.
-    Delete {
-        /// Role name.
-        #[arg(value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
-        name: String,
-        /// Server, credentials, output.
-        #[command(flatten)]
-        opts: AdminOptions,
-    },
+    Delete(Named),
     /// Revoke every session issued for a role so far (new ones still work).
-    RevokeSessions {
-        /// Role name.
-        #[arg(value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
-        name: String,
-        /// Server, credentials, output.
-        #[command(flatten)]
-        opts: AdminOptions,
-    },
+    RevokeSessions(Named),
 }
 
 /// Arguments of `linkgate role create`.
@@ -270,7 +246,7 @@ impl UserCommand {
     /// The shared options.
     pub fn options(&self) -> &AdminOptions {
         match self {
-            Self::Create { opts, .. } | Self::List { opts } | Self::Show { opts, .. } | Self::Delete { opts, .. } => opts,
+            Self::Create { opts, .. } | Self::List { opts } | Self::Show(Named { opts, .. }) | Self::Delete(Named { opts, .. }) => opts,
         }
     }
 
@@ -281,8 +257,8 @@ impl UserCommand {
                 call(ApiRequest::new("POST", api_path(&["users"])).with_body(json!({ "name": name })), View::UserCreated)
             }
             Self::List { .. } => call(ApiRequest::new("GET", api_path(&["users"])), View::Users),
-            Self::Show { name, .. } => call(ApiRequest::new("GET", api_path(&["users", name])), View::User),
-            Self::Delete { name, .. } => {
+            Self::Show(Named { name, .. }) => call(ApiRequest::new("GET", api_path(&["users", name])), View::User),
+            Self::Delete(Named { name, .. }) => {
                 call(ApiRequest::new("DELETE", api_path(&["users", name])), View::Done(format!("Deleted user {name}.")))
             }
         }
@@ -368,7 +344,10 @@ impl RoleCommand {
     pub fn options(&self) -> &AdminOptions {
         match self {
             Self::Create(args) => &args.opts,
-            Self::List { opts } | Self::Show { opts, .. } | Self::Delete { opts, .. } | Self::RevokeSessions { opts, .. } => opts,
+            Self::List { opts }
+            | Self::Show(Named { opts, .. })
+            | Self::Delete(Named { opts, .. })
+            | Self::RevokeSessions(Named { opts, .. }) => opts,
         }
     }
 
@@ -386,11 +365,11 @@ impl RoleCommand {
                 call(ApiRequest::new("POST", api_path(&["roles"])).with_body(Value::Object(body)), View::RoleCreated)
             }
             Self::List { .. } => call(ApiRequest::new("GET", api_path(&["roles"])), View::Roles),
-            Self::Show { name, .. } => call(ApiRequest::new("GET", api_path(&["roles", name])), View::Role),
-            Self::Delete { name, .. } => {
+            Self::Show(Named { name, .. }) => call(ApiRequest::new("GET", api_path(&["roles", name])), View::Role),
+            Self::Delete(Named { name, .. }) => {
                 call(ApiRequest::new("DELETE", api_path(&["roles", name])), View::Done(format!("Deleted role {name}.")))
             }
-            Self::RevokeSessions { name, .. } => {
+            Self::RevokeSessions(Named { name, .. }) => {
                 call(ApiRequest::new("POST", api_path(&["roles", name, "revoke-sessions"])), View::SessionsRevoked)
             }
         })
