@@ -44,6 +44,11 @@ pub struct FsBlobs {
 struct SmallFiles {
     files: HashMap<String, Bytes>,
     bytes: usize,
+    /// Deletions so far. A read notes it before opening the file and caches what
+    /// it read only if no deletion happened since: otherwise a read that opened
+    /// the file just before a delete removed it would cache the deleted blob, and
+    /// every later read would get it instead of `None`.
+    deletes: u64,
 }
 
 /// Creates `dir` (and parents) readable by this user only.
@@ -125,8 +130,17 @@ impl FsBlobs {
         self.small.read().ok()?.files.get(id).cloned()
     }
 
-    fn remember(&self, id: &str, bytes: &Bytes) {
+    /// The deletion count, noted by a read before it opens a file (see [`SmallFiles::deletes`]).
+    fn deletes_seen(&self) -> u64 {
+        self.small.read().map_or(0, |cache| cache.deletes)
+    }
+
+    /// Caches a small file read while the deletion count was `deletes_seen`.
+    fn remember(&self, id: &str, bytes: &Bytes, deletes_seen: u64) {
         if let Ok(mut cache) = self.small.write() {
+            if cache.deletes != deletes_seen {
+                return;
+            }
             if cache.bytes + bytes.len() > SMALL_BUDGET {
                 cache.files.clear();
                 cache.bytes = 0;
@@ -137,10 +151,11 @@ impl FsBlobs {
     }
 
     fn forget(&self, id: &str) {
-        if let Ok(mut cache) = self.small.write()
-            && let Some(b) = cache.files.remove(id)
-        {
-            cache.bytes -= b.len();
+        if let Ok(mut cache) = self.small.write() {
+            cache.deletes = cache.deletes.wrapping_add(1);
+            if let Some(b) = cache.files.remove(id) {
+                cache.bytes -= b.len();
+            }
         }
     }
 
@@ -185,13 +200,14 @@ impl BlobStore for FsBlobs {
             return Ok(Some(futures_util::stream::once(std::future::ready(range(all).map_err(Into::into))).boxed()));
         }
         let path = self.path(id).map_err(StoreError::from)?;
+        let deletes_seen = self.deletes_seen();
         let Some(mut file) = not_found_is_none(tokio::fs::File::open(&path).await)? else { return Ok(None) };
         let size = file.metadata().await?.len();
         if size <= SMALL_FILE {
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             file.read_to_end(&mut buf).await?;
             let all = Bytes::from(buf);
-            self.remember(id, &all);
+            self.remember(id, &all, deletes_seen);
             return Ok(Some(futures_util::stream::once(std::future::ready(range(all).map_err(Into::into))).boxed()));
         }
         if start + len > size {
@@ -222,9 +238,14 @@ impl BlobStore for FsBlobs {
     }
 
     async fn delete(&self, id: &str) -> StoreResult<()> {
-        self.forget(id);
         let path = self.path(id)?;
-        match tokio::fs::remove_file(&path).await {
+        let removed = tokio::fs::remove_file(&path).await;
+        // Forgotten after the removal, not before: a read that opened the file
+        // before it was removed then sees the deletion count change and does not
+        // cache the blob again (a fix: it used to, so a deleted blob kept reading
+        // back instead of `None`).
+        self.forget(id);
+        match removed {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
