@@ -108,7 +108,7 @@ impl App {
             identities: identities.clone(),
             objects: objects.clone(),
             upstreams: Arc::new(upstreams),
-            guards: LinkGuards::new(&config.limits),
+            guards: LinkGuards::new(&config.limits, clock.clone()),
             signing_keys: signing_keys.clone(),
             clock: clock.clone(),
             config: config.links.clone(),

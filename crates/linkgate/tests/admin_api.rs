@@ -7,20 +7,15 @@
 
 mod common;
 
-use std::time::Duration;
-
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
-use common::{ACCESS_KEY, REGION, ROOT, Resp, SECRET_KEY, Signer, TestServer, api, as_user, http, signed};
+use common::admin::{assert_problem, json_of, user_with_key};
+use common::sign::signed_with_hash;
+use common::{ACCESS_KEY, ROOT, Resp, Signer, TestServer, api, as_user, http, sha256_hex, signed};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
-use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache, SigningParams};
+use sigv4::AmzDate;
 
 const ALLOW_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
-
-fn json_of(r: &Resp) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
-}
 
 /// Asserts a 2xx-or-other status and returns the JSON body.
 #[track_caller]
@@ -37,9 +32,7 @@ fn expect(r: &Resp, status: u16) -> Value {
 /// Asserts an RFC 9457 problem: status, slug, `instance` = the request path.
 #[track_caller]
 fn problem(r: &Resp, status: u16, slug: &str, path: &str) -> Value {
-    assert_eq!(r.status, status, "body: {}", r.text());
-    assert_eq!(r.header("content-type"), Some("application/problem+json"), "{}", r.text());
-    let v = json_of(r);
+    let v = assert_problem(r, status);
     assert_eq!(v["type"], format!("https://linkgate.dev/problems/{slug}"), "{v}");
     assert_eq!(v["status"], status, "{v}");
     assert!(v["title"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
@@ -50,16 +43,6 @@ fn problem(r: &Resp, status: u16, slug: &str, path: &str) -> Value {
 
 fn is_rfc3339(v: &Value) -> bool {
     v.as_str().and_then(AmzDate::parse_rfc3339).is_some()
-}
-
-/// Creates a user with one key (and optionally a policy); returns (ak, sk).
-async fn user_with_key(s: &TestServer, name: &str, policy: Option<&str>) -> (String, String) {
-    expect(&api(s, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": name}))).await, 201);
-    if let Some(p) = policy {
-        expect(&api(s, ROOT, "PUT", &format!("/-/api/v1/users/{name}/policy"), Some(json!({"document": p}))).await, 200);
-    }
-    let k = expect(&api(s, ROOT, "POST", &format!("/-/api/v1/users/{name}/keys"), None).await, 201);
-    (k["access_key_id"].as_str().unwrap().to_owned(), k["secret_access_key"].as_str().unwrap().to_owned())
 }
 
 /// The S3 error code of ListBuckets with these credentials, or `None` if it works.
@@ -278,35 +261,15 @@ async fn authentication_failures_are_403_problems() {
 
     // A body other than the one whose hash was signed.
     let good = br#"{"name":"alice"}"#;
-    let hash = sigv4::hex::encode(&Sha256::digest(b"something else"));
-    let r = signed_with_hash(&s, p, good, &hash).await;
+    let r = signed_with_hash(&s, ROOT, "POST", p, good, &sha256_hex(b"something else"), &[]).await;
     problem(&r, 400, "content-sha256-mismatch", p);
     problem(&api(&s, ROOT, "GET", "/-/api/v1/users/alice", None).await, 404, "no-such-user", "/-/api/v1/users/alice");
     // UNSIGNED-PAYLOAD is what some SDK signers send: accepted.
-    expect(&signed_with_hash(&s, p, good, "UNSIGNED-PAYLOAD").await, 201);
+    expect(&signed_with_hash(&s, ROOT, "POST", p, good, "UNSIGNED-PAYLOAD", &[]).await, 201);
 
     // Bodies are capped.
     let big = vec![b' '; 256 * 1024 + 1];
     problem(&signed(&s, ROOT, "POST", p, &big, &[]).await, 413, "payload-too-large", p);
-}
-
-/// POST with an `x-amz-content-sha256` that is not necessarily the body's hash.
-async fn signed_with_hash(s: &TestServer, path: &str, body: &[u8], hash: &str) -> Resp {
-    let now = AmzDate::now();
-    let amz_date = now.amz_format();
-    let host = s.addr.to_string();
-    let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("x-amz-date", &amz_date), ("x-amz-content-sha256", hash)];
-    let params = SigningParams {
-        credentials: sigv4::Credentials { access_key_id: ACCESS_KEY, secret_access_key: SECRET_KEY, session_token: None },
-        region: REGION,
-        service: "s3",
-        time: now,
-        path_mode: PathMode::AsSent,
-        payload_hash: hash,
-    };
-    let sig = sigv4::sign_headers(&RequestParts { method: "POST", path, query: "", headers: &headers }, &params, &SigningKeyCache::new(8));
-    headers.push(("authorization", &sig.authorization));
-    http("POST", &format!("{}{path}", s.endpoint), &headers, body.to_vec()).await
 }
 
 #[tokio::test]
@@ -420,7 +383,7 @@ async fn revoke_sessions_denies_earlier_sessions_only() {
     let revoked = expect(&api(&s, ROOT, "POST", p, None).await, 200);
     assert_eq!(revoked["role"], "deploy");
     let before = AmzDate::parse_rfc3339(revoked["revoked_before"].as_str().unwrap()).unwrap();
-    assert!((before.unix() - AmzDate::now().unix()).abs() <= 5, "{revoked}");
+    assert!((before.unix() - s.now().unix()).abs() <= 5, "{revoked}");
     let shown = expect(&api(&s, ROOT, "GET", "/-/api/v1/roles/deploy", None).await, 200);
     assert_eq!(shown["sessions_revoked_before"], revoked["revoked_before"]);
 
@@ -430,9 +393,10 @@ async fn revoke_sessions_denies_earlier_sessions_only() {
     let v = problem(&api(&s, session, "GET", "/-/api/v1/users", None).await, 403, "access-denied", "/-/api/v1/users");
     assert!(v["detail"].as_str().unwrap().contains("revoked"), "{v}");
 
-    // Sessions issued afterwards work (STS stamps sessions to the second, so wait
-    // until the revocation instant is in the past at that resolution).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Sessions issued afterwards work (STS stamps sessions to the second, so the
+    // server's clock moves on until the revocation instant is in the past at that
+    // resolution).
+    s.clock.advance_secs(1);
     let (nak, nsk, ntoken) = assume_role(&s, alice, arn).await;
     assert_eq!(list_buckets_error(&s, &nak, &nsk, Some(&ntoken)).await, None);
     assert_eq!(list_buckets_error(&s, &sak, &ssk, Some(&token)).await.as_deref(), Some("AccessDenied"));

@@ -10,38 +10,15 @@ use std::path::Path;
 use std::process::Output;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use common::{ACCESS_KEY, REGION, SECRET_KEY, TestServer};
+use common::process::{cli, fails, ok, run};
+use common::{SECRET_KEY, TestServer};
 
-/// Runs the CLI with a clean environment: the root keys, the server's endpoint,
-/// and a home directory with no `~/.aws`, so nothing of the developer's leaks in.
+/// Runs the CLI with a clean environment (the root key with `secret`, and a home
+/// directory with no `~/.aws`), naming the server's endpoint by environment.
 async fn linkgate(server: &TestServer, home: &Path, secret: &str, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkgate"));
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_REGION", REGION)
-        .env("LINKGATE_ENDPOINT_URL", &server.endpoint)
-        .args(args);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-/// Stdout of a run that must succeed.
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status, text(&out.stdout), text(&out.stderr));
-    text(&out.stdout)
-}
-
-/// Stderr of a run that must fail with exit code `code`.
-#[track_caller]
-fn fails(out: &Output, code: i32) -> String {
-    assert_eq!(out.status.code(), Some(code), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
-    text(&out.stderr)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let mut cmd = cli(home, secret);
+    cmd.env("LINKGATE_ENDPOINT_URL", &server.endpoint).args(args);
+    run(cmd, b"").await
 }
 
 const READ_ALL: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}"#;
@@ -137,13 +114,6 @@ async fn roles_and_errors_as_people_see_them() {
     drop(server);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linkgate"))
-        .env_clear()
-        .env("HOME", home.path())
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .args(["user", "list", "--endpoint-url", &endpoint])
-        .output()
-        .unwrap();
+    let out = cli(home.path(), SECRET_KEY).args(["user", "list", "--endpoint-url", &endpoint]).output().unwrap();
     assert_eq!(fails(&out, 1).trim(), format!("linkgate: cannot reach {endpoint}: is linkgate serve running?"));
 }

@@ -8,14 +8,13 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use base64::Engine as _;
-use common::{ACCESS_KEY, REGION, SECRET_KEY, TestServer, http};
-use linkgate::config::UpstreamConfig;
-use linkgate::credentials::Environment;
+use common::process::{cli, fails, ok, run, text};
+use common::upstream::{UpstreamEnv, upstream};
+use common::{SECRET_KEY, TestServer, bucket_with, http};
 use serde_json::Value;
 
 /// Runs the CLI with a clean environment: the root keys, the server's endpoint
@@ -26,45 +25,16 @@ async fn linkgate(server: &TestServer, home: &Path, args: &[&str]) -> Output {
 
 /// [`linkgate`] with `stdin` piped to the process (then closed).
 async fn linkgate_stdin(server: &TestServer, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkgate"));
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", REGION)
-        .args(args)
-        .args(["--endpoint-url", &server.endpoint])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let input = stdin.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd.spawn().unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        // The CLI may exit before reading everything (a usage error): ignore EPIPE.
-        let _ = pipe.write_all(&input);
-        drop(pipe);
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
+    let mut cmd = cli(home, SECRET_KEY);
+    cmd.args(args).args(["--endpoint-url", &server.endpoint]);
+    run(cmd, stdin).await
 }
 
 #[track_caller]
 fn usage_failure(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(2), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    let err = fails(out, 2);
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
-    text(&out.stderr)
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status, text(&out.stdout), text(&out.stderr));
-    text(&out.stdout)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    err
 }
 
 fn json(s: &str) -> Value {
@@ -131,10 +101,7 @@ async fn share_one_time_link_then_exhausted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_and_revoke_links() {
     let server = TestServer::start().await;
-    let s3 = server.client();
-    s3.create_bucket().bucket("bkt").send().await.unwrap();
-    s3.put_object().bucket("bkt").key("docs/a.txt").body(b"aaa".to_vec().into()).send().await.unwrap();
-    s3.put_object().bucket("bkt").key("docs/b.txt").body(b"bbb".to_vec().into()).send().await.unwrap();
+    bucket_with(&server.client(), "bkt", &[("docs/a.txt", b"aaa"), ("docs/b.txt", b"bbb")]).await;
     let home = tempfile::tempdir().unwrap();
     let run = |args: &'static [&'static str]| linkgate(&server, home.path(), args);
 
@@ -191,8 +158,7 @@ const PASSWORD: &str = "correct horse battery staple";
 async fn password_links_from_stdin_and_redirect_delivery() {
     let server = TestServer::start().await;
     let s3 = server.client();
-    s3.create_bucket().bucket("bkt").send().await.unwrap();
-    s3.put_object().bucket("bkt").key("secret.txt").body(b"top secret".to_vec().into()).send().await.unwrap();
+    bucket_with(&s3, "bkt", &[("secret.txt", b"top secret")]).await;
     let home = tempfile::tempdir().unwrap();
 
     // The first line is the password (its \r\n stripped); the rest is ignored.
@@ -282,23 +248,6 @@ async fn password_links_from_stdin_and_redirect_delivery() {
     assert_eq!(s3.list_objects_v2().bucket("shared").send().await.unwrap().key_count(), listed);
 }
 
-/// Upstream credentials for the server (`credentials = "env"`), not the test's own.
-struct UpstreamEnv;
-
-impl Environment for UpstreamEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "AWS_ACCESS_KEY_ID" => Some("AKIDUPSTREAMEXAMPLE".into()),
-            "AWS_SECRET_ACCESS_KEY" => Some("upstream/secret/key/EXAMPLE+0123456789abcd".into()),
-            _ => None,
-        }
-    }
-
-    fn home_dir(&self) -> Option<std::path::PathBuf> {
-        None
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_links_by_name_and_path() {
     // A stand-in API that answers every request with its method and path.
@@ -308,20 +257,8 @@ async fn upstream_links_by_name_and_path() {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let server = TestServer::start_with_env(
-        move |c| {
-            c.upstreams.push(UpstreamConfig {
-                name: "api".into(),
-                base_url: format!("http://{api_addr}/prod"),
-                service: "execute-api".into(),
-                region: "eu-west-1".into(),
-                credentials: "env".into(),
-                timeout_secs: None,
-            });
-        },
-        &UpstreamEnv,
-    )
-    .await;
+    let server =
+        TestServer::start_with_env(move |c| c.upstreams.push(upstream("api", format!("http://{api_addr}/prod"))), &UpstreamEnv).await;
     let home = tempfile::tempdir().unwrap();
 
     let created = json(&ok(&linkgate(

@@ -5,26 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod hardening_support;
 
-use common::{ROOT, Signer, TestServer, api, as_user, signed};
-use hardening_support::{assert_problem, bounded, json_of};
+use common::admin::{assert_problem, json_of, user_with_key};
+use common::{ROOT, Signer, TestServer, api, as_user, bounded, signed};
 use serde_json::json;
-
-/// Creates user `name` (with `policy`, if any) and one access key, through the
-/// admin API as root; returns (access key id, secret).
-async fn user_with_key(s: &TestServer, name: &str, policy: Option<&str>) -> (String, String) {
-    let r = api(s, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": name}))).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    if let Some(p) = policy {
-        let r = api(s, ROOT, "PUT", &format!("/-/api/v1/users/{name}/policy"), Some(json!({"document": p}))).await;
-        assert_eq!(r.status, 200, "{}", r.text());
-    }
-    let r = api(s, ROOT, "POST", &format!("/-/api/v1/users/{name}/keys"), None).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let k = json_of(&r);
-    (k["access_key_id"].as_str().unwrap().to_owned(), k["secret_access_key"].as_str().unwrap().to_owned())
-}
 
 /// Finding 1 (authorization bypass): the `delete` query flag that exempts
 /// DeleteObjects from the up-front permission check (it is authorized per key)

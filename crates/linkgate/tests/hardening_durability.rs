@@ -11,16 +11,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod hardening_support;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use common::{ROOT, TestServer, api, http, pattern};
-use hardening_support::{
-    BinServer, KeepAlive, api_at, bounded, connect, files_under, json_of, read_response, request_head, sdk_client, sigv4_headers,
-};
+use common::admin::{create_link, json_with, link_id, link_url};
+use common::process::BinServer;
+use common::raw::{connect, read_response, request_head};
+use common::{KeepAlive, ROOT, TestServer, api, bounded, bucket_with, files_under, http, pattern, sdk_client, sigv4_headers};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 
@@ -53,13 +52,10 @@ async fn every_committed_use_keeps_its_audit_row_across_a_crash() {
         let (_tmp, data) = scratch();
         let env = [("LINKGATE_LIMITS__LINK_REQUESTS_PER_SECOND", "0")];
         let mut server = blocking(|| BinServer::start(&data, &env));
-        let c = server.client();
-        c.create_bucket().bucket("bkt").send().await.unwrap();
-        c.put_object().bucket("bkt").key("f").body(pattern(KIB, 1).into()).send().await.unwrap();
-        let r = api_at(server.addr(), ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "f", "max_uses": 1000}))).await;
-        assert_eq!(r.status, 201, "{}", r.text());
-        let link = json_of(&r);
-        let (id, url) = (link["id"].as_str().unwrap().to_owned(), link["url"].as_str().unwrap().to_owned());
+        bucket_with(&server.client(), "bkt", &[("f", &pattern(KIB, 1))]).await;
+        let r = api(&server, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "f", "max_uses": 1000}))).await;
+        let link = json_with(&r, 201);
+        let (id, url) = (link_id(&link).to_owned(), link_url(&link).to_owned());
 
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..4 {
@@ -78,9 +74,7 @@ async fn every_committed_use_keeps_its_audit_row_across_a_crash() {
         server.kill();
 
         let restarted = blocking(|| BinServer::start(&data, &env));
-        let shown = api_at(restarted.addr(), ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await;
-        assert_eq!(shown.status, 200, "{}", shown.text());
-        let shown = json_of(&shown);
+        let shown = json_with(&api(&restarted, ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await, 200);
         let uses = shown["uses"].as_u64().unwrap();
         let granted = shown["audit"].as_array().unwrap().iter().filter(|a| a["outcome"] == "granted").count() as u64;
         assert_eq!(uses, granted, "after SIGKILL and restart: uses {uses}, granted audit rows {granted}");
@@ -104,16 +98,7 @@ async fn a_cut_off_upload_does_not_use_up_a_one_time_upload_link() {
         let s = TestServer::start().await;
         let c = s.plain_client();
         c.create_bucket().bucket("inbox").send().await.unwrap();
-        let new_link = |key: &'static str| {
-            let s = &s;
-            async move {
-                let r =
-                    api(s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "inbox", "key": key, "method": "PUT", "max_uses": 1})))
-                        .await;
-                assert_eq!(r.status, 201, "{}", r.text());
-                json_of(&r)
-            }
-        };
+        let new_link = |key: &'static str| create_link(&s, json!({"bucket": "inbox", "key": key, "method": "PUT", "max_uses": 1}));
 
         let link = new_link("cut.bin").await;
         let url = link["url"].as_str().unwrap().to_owned();
@@ -189,7 +174,7 @@ async fn a_get_racing_an_overwrite_never_fails() {
                 let (mut ok, mut failures) = (0_usize, Vec::new());
                 let client = KeepAlive::new();
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    let got = client.signed(s.addr, ROOT, "GET", "/bkt/k", b"").await;
+                    let got = client.signed(&*s, ROOT, "GET", "/bkt/k", b"").await;
                     if got.status != 200 {
                         failures.push(format!("GET {} {}", got.status, got.xml("Code").unwrap_or_else(|| got.text())));
                     } else if !versions.contains(&got.body) {
@@ -241,7 +226,7 @@ async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
 
         // An upload in flight on the first server: half its body sent.
         let body = pattern(200 * KIB, 5);
-        let headers = sigv4_headers(first.addr(), ROOT, "PUT", "/bkt/inflight", sigv4::UNSIGNED_PAYLOAD, true, &[]);
+        let headers = sigv4_headers(&first, ROOT, "PUT", "/bkt/inflight", sigv4::UNSIGNED_PAYLOAD, true, &[]);
         let mut inflight = connect(first.addr()).await;
         inflight.write_all(request_head("PUT", "/bkt/inflight", &headers, Some(body.len() as u64)).as_bytes()).await.unwrap();
         inflight.write_all(&body[..100 * KIB]).await.unwrap();
@@ -418,10 +403,7 @@ async fn the_data_dir_and_its_files_are_private() {
             said.lines().find_map(|l| l.trim().strip_prefix(name).map(str::to_owned)).unwrap_or_else(|| panic!("no {name} in {said}"))
         };
         let (ak, sk) = (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="));
-        let c = sdk_client(&server.endpoint(), &ak, &sk);
-        c.create_bucket().bucket("bkt").send().await.unwrap();
-        c.put_object().bucket("bkt").key("small").body(b"small".to_vec().into()).send().await.unwrap();
-        c.put_object().bucket("bkt").key("large").body(pattern(100 * KIB, 4).into()).send().await.unwrap();
+        bucket_with(&sdk_client(&server.endpoint(), &ak, &sk), "bkt", &[("small", b"small"), ("large", &pattern(100 * KIB, 4))]).await;
 
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let files = files_under(&data);

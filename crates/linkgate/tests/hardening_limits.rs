@@ -11,14 +11,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod hardening_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ROOT, Signer, TestServer, api, http};
-use hardening_support::{Ending, bounded, connect, ending, json_of, read_response, request_head, sha256_hex, sigv4_headers};
+use common::admin::{create_link, link_url};
+use common::raw::{Ending, connect, ending, read_response, request_head};
+use common::{ROOT, Signer, TestServer, bounded, bucket_with, http, sha256_hex, sigv4_headers};
 use linkgate::config::Config;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWriteExt as _};
@@ -66,15 +66,14 @@ fn sts_form(len: usize) -> Vec<u8> {
 /// body to check the signature).
 fn sts_head(s: &TestServer, who: Signer<'_>, body: &[u8]) -> String {
     let sts = Signer { service: "sts", ..who };
-    let headers =
-        sigv4_headers(s.addr, sts, "POST", "/", &sha256_hex(body), false, &[("content-type", "application/x-www-form-urlencoded")]);
+    let headers = sigv4_headers(s, sts, "POST", "/", &sha256_hex(body), false, &[("content-type", "application/x-www-form-urlencoded")]);
     request_head("POST", "/", &headers, Some(body.len() as u64))
 }
 
 /// The head of an admin API request signed by `who` for `body` (with its hash, as
 /// the harness's `api()` signs).
 fn admin_head(s: &TestServer, who: Signer<'_>, path: &str, body: &[u8]) -> String {
-    let headers = sigv4_headers(s.addr, who, "POST", path, &sha256_hex(body), true, &[("content-type", "application/json")]);
+    let headers = sigv4_headers(s, who, "POST", path, &sha256_hex(body), true, &[("content-type", "application/json")]);
     request_head("POST", path, &headers, Some(body.len() as u64))
 }
 
@@ -307,7 +306,7 @@ async fn a_trickled_request_head_is_cut_off() {
 async fn a_trickled_put_object_body_gets_request_timeout() {
     let s = TestServer::start_with(one_second_timeouts).await;
     s.plain_client().create_bucket().bucket("bkt").send().await.unwrap();
-    let headers = sigv4_headers(s.addr, ROOT, "PUT", "/bkt/slow", sigv4::UNSIGNED_PAYLOAD, true, &[]);
+    let headers = sigv4_headers(&s, ROOT, "PUT", "/bkt/slow", sigv4::UNSIGNED_PAYLOAD, true, &[]);
     let head = request_head("PUT", "/bkt/slow", &headers, Some(10));
     let (mut read, mut write) = connect(s.addr).await.into_split();
     let trickler = tokio::spawn(async move {
@@ -382,13 +381,10 @@ const BIG: usize = 8 * MIB;
 async fn slow_readers_do_not_starve_uploads_or_password_checks() {
     let s = TestServer::start().await;
     let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    c.put_object().bucket("bkt").key("big").body(common::pattern(BIG, 3).into()).send().await.unwrap();
-    c.put_object().bucket("bkt").key("small").body(b"0123456789".to_vec().into()).send().await.unwrap();
+    bucket_with(&c, "bkt", &[("big", &common::pattern(BIG, 3)), ("small", b"0123456789")]).await;
     // Created before the flood: creating a password link hashes on a blocking thread.
-    let link = api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "small", "password": "pw"}))).await;
-    assert_eq!(link.status, 201, "{}", link.text());
-    let link_url = json_of(&link)["url"].as_str().unwrap().to_owned();
+    let link = create_link(&s, json!({"bucket": "bkt", "key": "small", "password": "pw"})).await;
+    let link_url = link_url(&link).to_owned();
     let url = c.get_object().bucket("bkt").key("big").presigned(common::presign_for(900)).await.unwrap();
     let path_and_query = url.uri().strip_prefix(&s.endpoint).unwrap().to_owned();
     let request = format!("GET {path_and_query} HTTP/1.1\r\nhost: {}\r\n\r\n", s.addr);

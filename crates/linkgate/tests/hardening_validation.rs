@@ -7,31 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod hardening_support;
 
-use common::{ACCESS_KEY, ROOT, SECRET_KEY, TestServer, api, http};
-use hardening_support::{assert_problem, bounded, json_of, post_form, signed_at};
-use serde_json::{Value, json};
-
-async fn setup() -> TestServer {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    c.put_object().bucket("bkt").key("report.pdf").body(b"0123456789".to_vec().into()).send().await.unwrap();
-    s
-}
-
-async fn create_link(s: &TestServer, spec: Value) -> Value {
-    let r = api(s, ROOT, "POST", "/-/api/v1/links", Some(spec)).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    json_of(&r)
-}
-
-async fn link_state(s: &TestServer, link: &Value) -> Value {
-    let r = api(s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    json_of(&r)
-}
+use common::admin::{assert_problem, create_link, show_link};
+use common::sign::post_form;
+use common::{ACCESS_KEY, ROOT, SECRET_KEY, TestServer, api, bounded, http, signed};
+use serde_json::json;
 
 /// Finding 8 (expiry arithmetic overflows): `expires_in` seconds were multiplied
 /// into milliseconds without a check. Fixed: `PATCH /-/api/v1/groups/g` with
@@ -48,11 +28,11 @@ async fn link_state(s: &TestServer, link: &Value) -> Value {
 #[tokio::test]
 async fn expiry_arithmetic_cannot_overflow() {
     bounded(60.0, "finding 8", async {
-        let s = setup().await;
+        let s = TestServer::with_report(|_| {}).await;
         let link = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "group": "g", "expires_in": 3600})).await;
 
         let patch = api(&s, ROOT, "PATCH", "/-/api/v1/groups/g", Some(json!({"expires_in": u64::MAX}))).await;
-        let after_patch = link_state(&s, &link).await;
+        let after_patch = show_link(&s, &link).await;
         let create = api(
             &s,
             ROOT,
@@ -109,14 +89,14 @@ async fn keys_with_nul_or_over_1024_bytes_are_refused_everywhere() {
 
         let mut form_answers = Vec::new();
         for key in [b"a\0b".to_vec(), long_key.clone().into_bytes()] {
-            let (ct, body) = post_form("inbox", &key, b"form upload", ACCESS_KEY, SECRET_KEY);
+            let (ct, body) = post_form(&s, "inbox", &key, b"form upload", ACCESS_KEY, SECRET_KEY);
             let r = http("POST", &format!("{}/inbox", s.endpoint), &[("content-type", ct.as_str())], body).await;
             form_answers.push((key.len(), r));
         }
 
         let listed = c.list_objects_v2().bucket("inbox").send().await.unwrap();
         let stored: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(|k| format!("{k:?}"))).collect();
-        let delete_bucket = signed_at(s.addr, ROOT, "DELETE", "/inbox", b"", &[]).await;
+        let delete_bucket = signed(&s, ROOT, "DELETE", "/inbox", b"", &[]).await;
 
         let summary = format!(
             "links: {:?}\nforms: {:?}\nstored keys: {stored:?}\nDeleteBucket: {} {}",
@@ -151,10 +131,7 @@ async fn keys_with_nul_or_over_1024_bytes_are_refused_everywhere() {
 #[tokio::test]
 async fn an_impossible_utc_offset_is_refused() {
     bounded(30.0, "finding 13b", async {
-        let s = TestServer::start_with(|c| c.links.max_expires_in = 10 * 365 * 86_400).await;
-        let c = s.plain_client();
-        c.create_bucket().bucket("bkt").send().await.unwrap();
-        c.put_object().bucket("bkt").key("report.pdf").body(b"0123456789".to_vec().into()).send().await.unwrap();
+        let s = TestServer::with_report(|c| c.links.max_expires_in = 10 * 365 * 86_400).await;
         let fine = api(
             &s,
             ROOT,
@@ -180,7 +157,7 @@ async fn an_impossible_utc_offset_is_refused() {
 #[tokio::test]
 async fn a_cidr_with_a_leading_zero_prefix_is_refused() {
     bounded(30.0, "finding 13c", async {
-        let s = setup().await;
+        let s = TestServer::with_report(|_| {}).await;
         let r =
             api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "report.pdf", "allowed_ips": ["1.2.3.4/08"]})))
                 .await;

@@ -6,64 +6,17 @@
 mod common;
 
 use base64::Engine as _;
-use common::{ROOT, Resp, TestServer, api, http};
-use linkgate::config::Config;
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-fn body(r: &Resp) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", r.status, r.text()))
-}
-
-async fn setup(tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let s = TestServer::start_with(tweak).await;
-    let c = s.client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    c.put_object().bucket("bkt").key("report.pdf").body(b"0123456789".to_vec().into()).send().await.unwrap();
-    s
-}
-
-async fn create(s: &TestServer, spec: Value) -> Value {
-    let r = api(s, ROOT, "POST", "/-/api/v1/links", Some(spec)).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    body(&r)
-}
-
-async fn shown(s: &TestServer, link: &Value) -> Value {
-    body(&api(s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await)
-}
-
-fn outcomes(shown: &Value) -> Vec<String> {
-    shown["audit"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap().to_owned()).collect()
-}
-
-/// One HTTP/1.1 request sent from `source` (any 127.0.0.0/8 address works on
-/// loopback), so tests can act as several clients. Returns the status and the raw
-/// head.
-async fn status_from(source: &str, s: &TestServer, path: &str, extra_headers: &str) -> (u16, String) {
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    let mut stream = sock.connect(s.addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{extra_headers}Connection: close\r\n\r\n", s.addr);
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
-    (status, text)
-}
-
-fn path_of(link: &Value) -> String {
-    let url = link["url"].as_str().unwrap();
-    url[url.find("/l/").unwrap()..].to_owned()
-}
+use common::admin::{REPORT, create_link, json_of, link_path, link_url, outcomes, show_link};
+use common::raw::status_from;
+use common::{ROOT, TestServer, api, http};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_password_link_refuses_without_consuming_until_the_right_password() {
-    let s = setup(|_| {}).await;
-    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 1, "password": "correct horse"})).await;
+    let s = TestServer::with_report(|_| {}).await;
+    let link = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "max_uses": 1, "password": "correct horse"})).await;
     assert_eq!(link["password"], true);
-    let url = link["url"].as_str().unwrap();
+    let url = link_url(&link);
 
     let none = http("GET", url, &[], Vec::new()).await;
     assert_eq!(none.status, 401, "{}", none.text());
@@ -86,16 +39,19 @@ async fn a_password_link_refuses_without_consuming_until_the_right_password() {
 
     let head = http("HEAD", url, &[("x-linkgate-password", "correct horse")], Vec::new()).await;
     assert_eq!(head.status, 200, "HEAD with the password answers and takes no use");
-    assert_eq!(shown(&s, &link).await["uses"], 0, "wrong passwords and HEAD consumed nothing");
+    assert_eq!(show_link(&s, &link).await["uses"], 0, "wrong passwords and HEAD consumed nothing");
+    // HEAD's audit row is buffered, the use's written at once: a millisecond apart,
+    // they cannot read the other way round.
+    s.clock.advance_ms(1);
 
     let right = base64::engine::general_purpose::STANDARD.encode(":correct horse");
     let got = http("GET", url, &[("authorization", &format!("Basic {right}"))], Vec::new()).await;
     assert_eq!(got.status, 200, "{}", got.text());
-    assert_eq!(got.body, b"0123456789");
+    assert_eq!(got.body, REPORT);
     let again = http("GET", url, &[("x-linkgate-password", "correct horse")], Vec::new()).await;
     assert_eq!(again.status, 410);
 
-    let shown = shown(&s, &link).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(shown["uses"], 1);
     assert_eq!(shown["password"], true);
     assert_eq!(
@@ -114,27 +70,27 @@ async fn a_password_link_refuses_without_consuming_until_the_right_password() {
 
 #[tokio::test]
 async fn the_browser_form_posts_the_password_to_the_link() {
-    let s = setup(|_| {}).await;
-    let stream = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw", "filename": "r.pdf"})).await;
+    let s = TestServer::with_report(|_| {}).await;
+    let stream = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw", "filename": "r.pdf"})).await;
     let form = [("content-type", "application/x-www-form-urlencoded"), ("accept", "text/html")];
-    let url = stream["url"].as_str().unwrap();
+    let url = link_url(&stream);
     let wrong = http("POST", url, &form, "password=nope").await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.text().contains("Wrong password"), "{}", wrong.text());
     let got = http("POST", url, &form, "password=pw").await;
     assert_eq!(got.status, 200, "{}", got.text());
-    assert_eq!(got.body, b"0123456789");
+    assert_eq!(got.body, REPORT);
     assert!(got.header("content-disposition").unwrap().contains("r.pdf"));
 
-    let redirect = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "p&w=1", "delivery": "redirect"})).await;
-    let r = http("POST", redirect["url"].as_str().unwrap(), &form, "password=p%26w%3D1").await;
+    let redirect = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "p&w=1", "delivery": "redirect"})).await;
+    let r = http("POST", link_url(&redirect), &form, "password=p%26w%3D1").await;
     assert_eq!(r.status, 303, "after a POST the browser must follow with GET: {}", r.text());
     let fetched = http("GET", r.header("location").unwrap(), &[], Vec::new()).await;
-    assert_eq!(fetched.body, b"0123456789");
+    assert_eq!(fetched.body, REPORT);
 
     // A form POST to a link without a password is still not a download method.
-    let plain = create(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
-    let r = http("POST", plain["url"].as_str().unwrap(), &[("content-type", "text/plain")], "x").await;
+    let plain = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
+    let r = http("POST", link_url(&plain), &[("content-type", "text/plain")], "x").await;
     assert_eq!(r.status, 405);
     // An oversized form is refused.
     let r = http("POST", url, &form, format!("password={}", "a".repeat(5000))).await;
@@ -143,54 +99,60 @@ async fn the_browser_form_posts_the_password_to_the_link() {
 
 #[tokio::test]
 async fn wrong_passwords_ban_that_client_from_that_link() {
-    let s = setup(|c| {
+    let s = TestServer::with_report(|c| {
         c.limits.password_attempts = 3;
         c.limits.password_ban_secs = 600;
     })
     .await;
-    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
-    let other = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
+    let link = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
+    let other = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
     let right = "X-Linkgate-Password: pw\r\n";
     for n in 0..3 {
-        let (status, _) = status_from("127.0.0.1", &s, &path_of(&link), "X-Linkgate-Password: guess\r\n").await;
+        let (status, _) = status_from("127.0.0.1", &s, &link_path(&link), "X-Linkgate-Password: guess\r\n").await;
         assert_eq!(status, 401, "wrong password {n}");
     }
-    let (status, head) = status_from("127.0.0.1", &s, &path_of(&link), right).await;
+    let (status, head) = status_from("127.0.0.1", &s, &link_path(&link), right).await;
     assert_eq!(status, 429, "banned even with the right password: {head}");
     let retry: u64 = head.lines().find_map(|l| l.strip_prefix("retry-after: ")).unwrap().parse().unwrap();
     assert!((590..=600).contains(&retry), "Retry-After {retry}");
     // Another client, and another link from the same client, are unaffected.
-    assert_eq!(status_from("127.0.0.2", &s, &path_of(&link), right).await.0, 200);
-    assert_eq!(status_from("127.0.0.1", &s, &path_of(&other), right).await.0, 200);
+    assert_eq!(status_from("127.0.0.2", &s, &link_path(&link), right).await.0, 200);
+    assert_eq!(status_from("127.0.0.1", &s, &link_path(&other), right).await.0, 200);
 
-    let shown = shown(&s, &link).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(outcomes(&shown), ["wrong-password", "wrong-password", "wrong-password", "password-ban", "granted"]);
     assert_eq!(shown["audit"][4]["client_ip"], "127.0.0.2");
+
+    // The ban ends with its window, 600 s on the server's clock.
+    s.clock.advance_secs(590);
+    assert_eq!(status_from("127.0.0.1", &s, &link_path(&link), right).await.0, 429, "ten seconds before the end");
+    s.clock.advance_secs(10);
+    assert_eq!(status_from("127.0.0.1", &s, &link_path(&link), right).await.0, 200);
 }
 
 #[tokio::test]
 async fn password_validation_at_creation() {
-    let s = setup(|_| {}).await;
+    let s = TestServer::with_report(|_| {}).await;
     for bad in [json!(""), json!("x".repeat(1025))] {
         let r = api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "report.pdf", "password": bad}))).await;
         assert_eq!(r.status, 400, "{}", r.text());
-        assert!(body(&r)["detail"].as_str().unwrap().contains("password"));
+        assert!(json_of(&r)["detail"].as_str().unwrap().contains("password"));
     }
     let r = api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"bucket": "bkt", "key": "report.pdf", "password": 7}))).await;
     assert_eq!(r.status, 400);
-    let plain = create(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
+    let plain = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
     assert_eq!(plain["password"], false);
 }
 
 #[tokio::test]
 async fn redemptions_beyond_the_rate_get_429_per_client_address() {
-    let s = setup(|c| {
+    let s = TestServer::with_report(|c| {
         c.limits.link_requests_per_second = 1;
         c.limits.link_burst = 3;
     })
     .await;
-    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
-    let path = path_of(&link);
+    let link = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf"})).await;
+    let path = link_path(&link);
     for _ in 0..2 {
         assert_eq!(status_from("127.0.0.1", &s, &path, "").await.0, 200);
     }
@@ -200,12 +162,13 @@ async fn redemptions_beyond_the_rate_get_429_per_client_address() {
     assert!(head.contains("retry-after: 1\r\n"), "{head}");
     assert!(head.contains("text/html"), "browsers get a page");
     assert_eq!(status_from("127.0.0.3", &s, &path, "").await.0, 200, "each address has its own budget");
-    // The rate refills: one more after a second.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The rate refills: one more after a second (of the server's clock, which the
+    // limiter reads).
+    s.clock.advance_secs(1);
     assert_eq!(status_from("127.0.0.1", &s, &path, "").await.0, 200);
     assert_eq!(status_from("127.0.0.1", &s, &path, "").await.0, 429);
     // Rate-limited requests are not audited (a flood must not become audit rows).
-    let shown = shown(&s, &link).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(outcomes(&shown), ["granted", "granted", "granted", "granted"]);
     // The admin API and S3 are not behind this limit.
     for _ in 0..5 {
@@ -215,9 +178,9 @@ async fn redemptions_beyond_the_rate_get_429_per_client_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_guesses_cannot_outrun_the_ban() {
-    let s = std::sync::Arc::new(setup(|c| c.limits.password_attempts = 3).await);
-    let link = create(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
-    let path = std::sync::Arc::new(path_of(&link));
+    let s = std::sync::Arc::new(TestServer::with_report(|c| c.limits.password_attempts = 3).await);
+    let link = create_link(&s, json!({"bucket": "bkt", "key": "report.pdf", "password": "pw"})).await;
+    let path = std::sync::Arc::new(link_path(&link));
     let mut guesses = Vec::new();
     for n in 0..24 {
         let (s, path) = (s.clone(), path.clone());

@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -29,8 +29,8 @@ use aws_sdk_s3::types::{
     ObjectIdentifier,
 };
 use common::{
-    ACCESS_KEY, REGION, SECRET_KEY, TestServer, http, pattern, presign_at, presign_for, query_param, send_presigned, set_query_param,
-    tamper_signature,
+    ACCESS_KEY, REGION, SECRET_KEY, TestServer, http, pattern, presign_at, presign_for, query_param, real_time_plus, send_presigned,
+    set_query_param, tamper_signature,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -595,10 +595,10 @@ async fn conditional_get_and_conditional_put() {
     // HEAD with a failed If-Match: 412 without a body.
     let f = failure(c.head_object().bucket("bkt").key("k").if_match("\"wrong\"").send().await);
     assert_eq!(f.status, 412, "{f:#?}");
-    let later = aws_sdk_s3::primitives::DateTime::from(SystemTime::now() + Duration::from_secs(3600));
+    let later = aws_sdk_s3::primitives::DateTime::from(real_time_plus(3600));
     let f = failure(c.get_object().bucket("bkt").key("k").if_modified_since(later).send().await);
     assert_eq!(f.status, 304, "{f:#?}");
-    let earlier = aws_sdk_s3::primitives::DateTime::from(SystemTime::now() - Duration::from_secs(3600));
+    let earlier = aws_sdk_s3::primitives::DateTime::from(real_time_plus(-3600));
     failure(c.get_object().bucket("bkt").key("k").if_unmodified_since(earlier).send().await).assert(412, "PreconditionFailed");
 
     // If-None-Match: * on an existing key refuses; on a new key writes.
@@ -876,14 +876,13 @@ async fn presigned_plus_authorization_header_is_invalid_argument() {
     assert_eq!(r.xml("ArgumentName").as_deref(), Some("Authorization"));
 }
 
-/// A clock that runs `offset` away from the real one.
+/// A clock that runs `offset` seconds away from the real one.
 #[derive(Debug)]
 struct SkewedClock(i64);
 
 impl aws_smithy_async::time::TimeSource for SkewedClock {
     fn now(&self) -> SystemTime {
-        let now = SystemTime::now();
-        if self.0 >= 0 { now + Duration::from_secs(self.0 as u64) } else { now - Duration::from_secs(self.0.unsigned_abs()) }
+        real_time_plus(self.0)
     }
 }
 
@@ -1073,7 +1072,7 @@ fn presign_raw(s: &TestServer, method: &str, path: &str) -> String {
         credentials: sigv4::Credentials { access_key_id: ACCESS_KEY, secret_access_key: SECRET_KEY, session_token: None },
         region: REGION,
         service: "s3",
-        time: sigv4::AmzDate::now(),
+        time: s.now(),
         path_mode: sigv4::PathMode::AsSent,
         payload_hash: sigv4::UNSIGNED_PAYLOAD,
     };

@@ -8,8 +8,9 @@ mod common;
 
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials as StsCredentials, Region};
-use common::{REGION, ROOT, SECRET_KEY, TestServer, api, presign_for, send_presigned};
-use serde_json::{Value, json};
+use common::admin::user_with_key;
+use common::{REGION, ROOT, SECRET_KEY, TestServer, api, bucket_with, presign_for, send_presigned};
+use serde_json::json;
 
 fn sts(server: &TestServer, ak: &str, sk: &str) -> aws_sdk_sts::Client {
     sts_with(server, StsCredentials::new(ak, sk, None, None, "test"))
@@ -32,12 +33,8 @@ const READ_POLICY: &str =
 /// Creates bucket `bkt` with object `k`, a user `alice` with one key, and a role
 /// `reader` that alice may assume. Returns alice's key pair and the role ARN.
 async fn setup(server: &TestServer) -> (String, String, String) {
-    let s3 = server.client();
-    s3.create_bucket().bucket("bkt").send().await.unwrap();
-    s3.put_object().bucket("bkt").key("k").body(b"hello".to_vec().into()).send().await.unwrap();
-    assert_eq!(api(server, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": "alice"}))).await.status, 201);
-    let key: Value = serde_json::from_slice(&api(server, ROOT, "POST", "/-/api/v1/users/alice/keys", None).await.body).unwrap();
-    let (ak, sk) = (key["access_key_id"].as_str().unwrap().to_owned(), key["secret_access_key"].as_str().unwrap().to_owned());
+    bucket_with(&server.client(), "bkt", &[("k", b"hello")]).await;
+    let (ak, sk) = user_with_key(server, "alice", None).await;
     let role = json!({"name": "reader", "trusted_users": ["alice"], "max_session_duration": 3600, "policy": READ_POLICY});
     assert_eq!(api(server, ROOT, "POST", "/-/api/v1/roles", Some(role)).await.status, 201);
     let account = server.state.identities.account_id();

@@ -12,17 +12,18 @@
 //! `billing-1s` upstream (the same API) and well within `billing`'s default 30 s.
 //!
 //! How "a link lives far longer than the upstream's 5-minute signature window" is
-//! shown, honestly and without waiting: linkgate reads the real clock and has no
-//! injectable one, so instead of moving linkgate's clock the test (1) proves the
-//! window is real — a request linkgate signed and the API accepted is replayed
-//! verbatim with the API's clock moved 6 minutes ahead and is refused; (2) builds a
-//! link that is genuinely old — created 3 days ago (written straight into the link
-//! store with `created_ms` = now − 3 days, valid for one more day, the only way to
-//! age a link without waiting 3 days) — and redeems it: the API accepts, and the
-//! `X-Amz-Date` it saw is within seconds of the API's clock, i.e. days after the
-//! link was made; (3) redeems an admin-API link (`expires_in` 1 day) twice, a
-//! second apart, and sees two different, each-valid `X-Amz-Date`s: every forwarded
-//! request is signed afresh, so the link's age never matters.
+//! shown, honestly and without waiting: linkgate signs forwarded requests at its
+//! own (injected) clock while the API judges them against the real one, so the
+//! test (1) proves the window is real — a request linkgate signed and the API
+//! accepted is replayed verbatim with the API's clock moved 6 minutes ahead and is
+//! refused; (2) builds a link that is genuinely old — created with linkgate's clock
+//! moved back 3 days (valid for one more day) — and redeems it: the API accepts,
+//! and the `X-Amz-Date` it saw is within seconds of the API's clock, i.e. days
+//! after the link was made; (3) redeems an admin-API link (`expires_in` 1 day)
+//! twice, a second apart on linkgate's clock (moved, not waited for: a second is
+//! well inside the API's window), and sees two different, each-valid
+//! `X-Amz-Date`s: every forwarded request is signed afresh, so the link's age
+//! never matters.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,41 +32,21 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use common::{ROOT, Resp, TestServer, api, as_user, http};
+use common::admin::{create_link, json_of, link_id, link_path, link_url, show_link, user_with_key};
+use common::upstream::{UP_AK, UP_REGION, UP_SK, UpstreamEnv, upstream};
+use common::{ROOT, TestServer, api, as_user, http, real_time_plus};
 use http_body_util::BodyExt as _;
 use linkgate::config::UpstreamConfig;
-use linkgate::credentials::Environment;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache};
 
-const UP_AK: &str = "AKIDUPSTREAMEXAMPLE";
-const UP_SK: &str = "upstream/secret/key/EXAMPLE+0123456789abcd";
-const UP_REGION: &str = "eu-west-1";
 /// How long the test API takes to answer a path ending in `/slow`.
 const SLOW_ANSWER: Duration = Duration::from_millis(2500);
-
-/// The environment linkgate resolves `credentials = "env"` from.
-struct UpstreamEnv;
-
-impl Environment for UpstreamEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "AWS_ACCESS_KEY_ID" => Some(UP_AK.into()),
-            "AWS_SECRET_ACCESS_KEY" => Some(UP_SK.into()),
-            _ => None,
-        }
-    }
-
-    fn home_dir(&self) -> Option<std::path::PathBuf> {
-        None
-    }
-}
 
 /// One request as the test API received it.
 #[derive(Clone, Debug)]
@@ -93,13 +74,7 @@ struct ApiState {
 
 impl ApiState {
     fn now(&self) -> AmzDate {
-        let offset = self.offset_secs.load(Ordering::SeqCst);
-        let now = SystemTime::now();
-        AmzDate::from_system_time(if offset >= 0 {
-            now + Duration::from_secs(offset as u64)
-        } else {
-            now - Duration::from_secs(offset.unsigned_abs())
-        })
+        AmzDate::from_system_time(real_time_plus(self.offset_secs.load(Ordering::SeqCst)))
     }
 }
 
@@ -135,7 +110,7 @@ async fn handle(State(api): State<Arc<ApiState>>, req: Request) -> Response {
     let body = body.collect().await.unwrap().to_bytes().to_vec();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
-    let hash = sigv4::hex::encode(&Sha256::digest(&body));
+    let hash = common::sha256_hex(&body);
     let headers: Vec<(&str, &str)> = parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
     let policy = sigv4::Policy {
         region: UP_REGION,
@@ -181,17 +156,6 @@ async fn handle(State(api): State<Arc<ApiState>>, req: Request) -> Response {
     r
 }
 
-fn upstream(name: &str, base_url: String) -> UpstreamConfig {
-    UpstreamConfig {
-        name: name.into(),
-        base_url,
-        service: "execute-api".into(),
-        region: UP_REGION.into(),
-        credentials: "env".into(),
-        timeout_secs: None,
-    }
-}
-
 /// A linkgate with upstream `billing` → the test API under `/prod` (default 30 s
 /// timeout), `billing-1s` → the same with `timeout_secs = 1`, and `down` → a port
 /// nobody listens on.
@@ -214,16 +178,6 @@ async fn setup() -> (TestServer, TestApi) {
     (s, api_server)
 }
 
-fn body(r: &Resp) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", r.status, r.text()))
-}
-
-async fn create(s: &TestServer, spec: Value) -> Value {
-    let r = api(s, ROOT, "POST", "/-/api/v1/links", Some(spec)).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    body(&r)
-}
-
 fn audit_outcomes(shown: &Value) -> Vec<(String, u64)> {
     shown["audit"].as_array().unwrap().iter().map(|a| (a["outcome"].as_str().unwrap().to_owned(), a["status"].as_u64().unwrap())).collect()
 }
@@ -231,16 +185,16 @@ fn audit_outcomes(shown: &Value) -> Vec<(String, u64)> {
 #[tokio::test]
 async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_window() {
     let (s, upstream_api) = setup().await;
-    let link = create(&s, json!({"upstream": "billing", "path": "/v1/invoices", "expires_in": 86_400})).await;
+    let link = create_link(&s, json!({"upstream": "billing", "path": "/v1/invoices", "expires_in": 86_400})).await;
     assert_eq!(link["upstream"], "billing");
     assert_eq!(link["path"], "/v1/invoices");
-    let url = link["url"].as_str().unwrap().to_owned();
+    let url = link_url(&link).to_owned();
 
     let first = http("GET", &format!("{url}?id=7&lang=en"), &[], Vec::new()).await;
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(first.header("x-upstream"), Some("echo"));
     assert_eq!(first.header("keep-alive"), None, "hop-by-hop response headers are dropped");
-    let echo = body(&first);
+    let echo = json_of(&first);
     assert_eq!(
         (echo["method"].as_str(), echo["path"].as_str(), echo["query"].as_str()),
         (Some("GET"), Some("/prod/v1/invoices"), Some("id=7&lang=en"))
@@ -260,7 +214,7 @@ async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_w
     assert_eq!(replay().await, 200, "a fresh signature is accepted");
     upstream_api.set_clock_offset(6 * 60);
     assert_eq!(replay().await, 403, "a signature 6 minutes old is refused");
-    // While the API's clock is off, linkgate's real-clock signature is refused too,
+    // While the API's clock is off, linkgate's fresh signature is refused too,
     // and the upstream's answer (status, headers, body) comes back as it is.
     let skewed = http("GET", &url, &[], Vec::new()).await;
     assert_eq!(skewed.status, 403);
@@ -283,17 +237,18 @@ async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_w
     let (token, old_created_ms) = (old.token, old.record.created_ms);
     let r = http("GET", &format!("{}/l/{token}", s.endpoint), &[], Vec::new()).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(body(&r)["path"], "/prod/v1/old");
+    assert_eq!(json_of(&r)["path"], "/prod/v1/old");
     let seen = upstream_api.seen().pop().unwrap();
     assert!(seen.accepted);
     let signed_at = seen.amz_date().unix();
     assert!(signed_at * 1000 - old_created_ms > three_days_ms - 60_000, "signed at forwarding time, days after the link was made");
     assert!((signed_at - AmzDate::now().unix()).abs() <= 5, "and within seconds of now");
 
-    // (3) Two redemptions a second apart carry two different, each-valid dates.
+    // (3) Two redemptions a second apart carry two different, each-valid dates
+    // (linkgate's clock moves a second, well within the API's 5-minute window).
     let before = upstream_api.seen().len();
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.clock.advance_secs(1);
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
     let seen = upstream_api.seen();
     let (a, b) = (&seen[before], &seen[before + 1]);
@@ -302,7 +257,7 @@ async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_w
     assert_ne!(a.headers["authorization"], b.headers["authorization"]);
 
     // The audit trail says "forwarded" with the upstream's status.
-    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    let shown = show_link(&s, &link).await;
     assert_eq!(
         audit_outcomes(&shown),
         [("forwarded".to_owned(), 200), ("forwarded".to_owned(), 403), ("forwarded".to_owned(), 200), ("forwarded".to_owned(), 200)]
@@ -313,9 +268,9 @@ async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_w
 #[tokio::test]
 async fn method_body_query_suffix_and_headers() {
     let (s, upstream_api) = setup().await;
-    let link = create(&s, json!({"upstream": "billing", "path": "/v1/items", "method": "post", "max_uses": 2})).await;
+    let link = create_link(&s, json!({"upstream": "billing", "path": "/v1/items", "method": "post", "max_uses": 2})).await;
     assert_eq!(link["method"], "POST");
-    let url = link["url"].as_str().unwrap().to_owned();
+    let url = link_url(&link).to_owned();
 
     let headers = [
         ("content-type", "application/json"),
@@ -331,7 +286,7 @@ async fn method_body_query_suffix_and_headers() {
     ];
     let r = http("POST", &format!("{url}/42/notes?verbose=1"), &headers, br#"{"amount":12}"#.to_vec()).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let echo = body(&r);
+    let echo = json_of(&r);
     assert_eq!(echo["path"], "/prod/v1/items/42/notes");
     assert_eq!(echo["query"], "verbose=1");
     assert_eq!(echo["body"], r#"{"amount":12}"#);
@@ -358,8 +313,8 @@ async fn method_body_query_suffix_and_headers() {
     assert_eq!(http("POST", &url, &[], b"x".to_vec()).await.status, 410);
 
     // A GET link answers HEAD too (forwarded as HEAD).
-    let get_link = create(&s, json!({"upstream": "billing", "path": "/v1/items"})).await;
-    let head = http("HEAD", get_link["url"].as_str().unwrap(), &[], Vec::new()).await;
+    let get_link = create_link(&s, json!({"upstream": "billing", "path": "/v1/items"})).await;
+    let head = http("HEAD", link_url(&get_link), &[], Vec::new()).await;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(upstream_api.seen().last().unwrap().method, "HEAD");
@@ -370,8 +325,8 @@ async fn producers_name_upstreams_and_paths_cannot_escape() {
     let (s, upstream_api) = setup().await;
     let unknown = api(&s, ROOT, "POST", "/-/api/v1/links", Some(json!({"upstream": "evil.example.com", "path": "/"}))).await;
     assert_eq!(unknown.status, 400, "{}", unknown.text());
-    assert_eq!(body(&unknown)["title"], "unknown upstream");
-    assert!(body(&unknown)["type"].as_str().unwrap().ends_with("/unknown-upstream"));
+    assert_eq!(json_of(&unknown)["title"], "unknown upstream");
+    assert!(json_of(&unknown)["type"].as_str().unwrap().ends_with("/unknown-upstream"));
     for (spec, why) in [
         (json!({"upstream": "billing", "path": "/v1/../admin"}), "dot segments"),
         (json!({"upstream": "billing", "path": "/v1/%2e%2e/admin"}), "encoded dot segments"),
@@ -384,25 +339,25 @@ async fn producers_name_upstreams_and_paths_cannot_escape() {
         assert_eq!(r.status, 400, "{why}: {}", r.text());
     }
 
-    let link = create(&s, json!({"upstream": "billing", "path": "/v1/public"})).await;
-    let url = link["url"].as_str().unwrap();
+    let link = create_link(&s, json!({"upstream": "billing", "path": "/v1/public"})).await;
+    let url = link_url(&link);
     for suffix in ["/../admin", "/%2e%2e/admin", "/x/%2E%2E/%2e%2e/admin", "/..%2fadmin", "/%252e%252e/admin"] {
         let r = http("GET", &format!("{url}{suffix}"), &[], Vec::new()).await;
         assert_eq!(r.status, 400, "{suffix}: {}", r.text());
     }
     assert!(upstream_api.seen().is_empty(), "nothing reached the upstream: {:?}", upstream_api.seen());
-    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    let shown = show_link(&s, &link).await;
     assert_eq!(shown["uses"], 0, "a refused path takes no use");
 }
 
 #[tokio::test]
 async fn upstream_down_is_502_and_audited() {
     let (s, _api) = setup().await;
-    let link = create(&s, json!({"upstream": "down", "path": "/health"})).await;
-    let r = http("GET", link["url"].as_str().unwrap(), &[], Vec::new()).await;
+    let link = create_link(&s, json!({"upstream": "down", "path": "/health"})).await;
+    let r = http("GET", link_url(&link), &[], Vec::new()).await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(r.text().contains("upstream unreachable"));
-    let shown = body(&api(&s, ROOT, "GET", &format!("/-/api/v1/links/{}", link["id"].as_str().unwrap()), None).await);
+    let shown = show_link(&s, &link).await;
     assert_eq!(audit_outcomes(&shown), [("upstream-unreachable".to_owned(), 502)]);
 }
 
@@ -410,28 +365,16 @@ async fn upstream_down_is_502_and_audited() {
 async fn the_issuer_needs_create_link_on_the_upstream_at_creation_and_redemption() {
     let (s, _api) = setup().await;
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"linkgate:CreateLink","Resource":"arn:linkgate:upstream:::billing"}]}"#;
-    assert_eq!(api(&s, ROOT, "POST", "/-/api/v1/users", Some(json!({"name": "alice"}))).await.status, 201);
-    assert_eq!(api(&s, ROOT, "PUT", "/-/api/v1/users/alice/policy", Some(json!({"document": policy}))).await.status, 200);
-    let k = body(&api(&s, ROOT, "POST", "/-/api/v1/users/alice/keys", None).await);
-    let alice = as_user(k["access_key_id"].as_str().unwrap(), k["secret_access_key"].as_str().unwrap());
+    let (ak, sk) = user_with_key(&s, "alice", Some(policy)).await;
+    let alice = as_user(&ak, &sk);
     let other = api(&s, alice, "POST", "/-/api/v1/links", Some(json!({"upstream": "down", "path": "/"}))).await;
     assert_eq!(other.status, 403, "{}", other.text());
     let r = api(&s, alice, "POST", "/-/api/v1/links", Some(json!({"upstream": "billing", "path": "/v1/items"}))).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    let url = body(&r)["url"].as_str().unwrap().to_owned();
+    let url = json_of(&r)["url"].as_str().unwrap().to_owned();
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 200);
     assert_eq!(api(&s, ROOT, "DELETE", "/-/api/v1/users/alice/policy", None).await.status, 204);
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 403);
-}
-
-fn link_id(link: &Value) -> String {
-    link["id"].as_str().unwrap().to_owned()
-}
-
-async fn show(s: &TestServer, id: &str) -> Value {
-    let r = api(s, ROOT, "GET", &format!("/-/api/v1/links/{id}"), None).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    body(&r)
 }
 
 fn outcomes(list: &[(&str, u64)]) -> Vec<(String, u64)> {
@@ -441,8 +384,8 @@ fn outcomes(list: &[(&str, u64)]) -> Vec<(String, u64)> {
 #[tokio::test]
 async fn an_upstream_slower_than_its_timeout_secs_is_504_and_the_use_is_spent() {
     let (s, upstream_api) = setup().await;
-    let link = create(&s, json!({"upstream": "billing-1s", "path": "/v1/reports", "max_uses": 1})).await;
-    let url = link["url"].as_str().unwrap().to_owned();
+    let link = create_link(&s, json!({"upstream": "billing-1s", "path": "/v1/reports", "max_uses": 1})).await;
+    let url = link_url(&link).to_owned();
 
     let started = std::time::Instant::now();
     let r = http("GET", &format!("{url}/slow"), &[], Vec::new()).await;
@@ -459,22 +402,22 @@ async fn an_upstream_slower_than_its_timeout_secs_is_504_and_the_use_is_spent() 
 
     // The use is taken before forwarding, so the timed-out request spent it: the
     // link is used up and the next request is 410 without reaching the API.
-    let shown = show(&s, &link_id(&link)).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(shown["uses"], 1);
     assert_eq!(shown["state"], "exhausted");
     assert_eq!(audit_outcomes(&shown), outcomes(&[("upstream-timeout", 504)]));
     let again = http("GET", &url, &[], Vec::new()).await;
     assert_eq!(again.status, 410, "{}", again.text());
     assert_eq!(upstream_api.seen().len(), 1);
-    assert_eq!(audit_outcomes(&show(&s, &link_id(&link)).await), outcomes(&[("upstream-timeout", 504), ("exhausted", 410)]));
+    assert_eq!(audit_outcomes(&show_link(&s, &link).await), outcomes(&[("upstream-timeout", 504), ("exhausted", 410)]));
 
     // The timeout is per upstream: the same slow answer through `billing` (default
     // 30 s) arrives.
-    let patient = create(&s, json!({"upstream": "billing", "path": "/v1/reports"})).await;
-    let r = http("GET", &format!("{}/slow", patient["url"].as_str().unwrap()), &[], Vec::new()).await;
+    let patient = create_link(&s, json!({"upstream": "billing", "path": "/v1/reports"})).await;
+    let r = http("GET", &format!("{}/slow", link_url(&patient)), &[], Vec::new()).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(body(&r)["path"], "/prod/v1/reports/slow");
-    assert_eq!(audit_outcomes(&show(&s, &link_id(&patient)).await), outcomes(&[("forwarded", 200)]));
+    assert_eq!(json_of(&r)["path"], "/prod/v1/reports/slow");
+    assert_eq!(audit_outcomes(&show_link(&s, &patient).await), outcomes(&[("forwarded", 200)]));
 }
 
 #[tokio::test]
@@ -482,14 +425,14 @@ async fn a_body_over_10_mib_is_413_and_nothing_is_forwarded() {
     let max = linkgate::upstream::MAX_FORWARD_BODY;
     assert_eq!(max, 10 * 1024 * 1024);
     let (s, upstream_api) = setup().await;
-    let link = create(&s, json!({"upstream": "billing", "path": "/v1/uploads", "method": "PUT", "max_uses": 1})).await;
-    let url = link["url"].as_str().unwrap().to_owned();
+    let link = create_link(&s, json!({"upstream": "billing", "path": "/v1/uploads", "method": "PUT", "max_uses": 1})).await;
+    let url = link_url(&link).to_owned();
 
     let r = http("PUT", &url, &[("content-type", "application/octet-stream")], vec![b'x'; max + 1]).await;
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(r.text(), "The request body is larger than 10 MiB.\n");
     assert!(upstream_api.seen().is_empty(), "nothing reached the upstream: {} requests", upstream_api.seen().len());
-    let shown = show(&s, &link_id(&link)).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(shown["uses"], 0, "a refused body takes no use");
     assert_eq!(audit_outcomes(&shown), outcomes(&[("body-too-large", 413)]));
 
@@ -499,7 +442,7 @@ async fn a_body_over_10_mib_is_413_and_nothing_is_forwarded() {
     let seen = upstream_api.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!((seen[0].method.as_str(), seen[0].body.len(), seen[0].accepted), ("PUT", max, true));
-    let shown = show(&s, &link_id(&link)).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(shown["uses"], 1);
     assert_eq!(audit_outcomes(&shown), outcomes(&[("body-too-large", 413), ("forwarded", 200)]));
 }
@@ -507,8 +450,8 @@ async fn a_body_over_10_mib_is_413_and_nothing_is_forwarded() {
 #[tokio::test]
 async fn head_reaches_the_upstream_so_it_takes_a_use() {
     let (s, upstream_api) = setup().await;
-    let link = create(&s, json!({"upstream": "billing", "path": "/v1/status", "max_uses": 2})).await;
-    let url = link["url"].as_str().unwrap().to_owned();
+    let link = create_link(&s, json!({"upstream": "billing", "path": "/v1/status", "max_uses": 2})).await;
+    let url = link_url(&link).to_owned();
 
     let head = http("HEAD", &url, &[], Vec::new()).await;
     assert_eq!(head.status, 200, "{}", head.text());
@@ -516,36 +459,36 @@ async fn head_reaches_the_upstream_so_it_takes_a_use() {
     assert_eq!(head.header("x-upstream"), Some("echo"), "the upstream's answer comes back");
     let get = http("GET", &url, &[], Vec::new()).await;
     assert_eq!(get.status, 200, "{}", get.text());
-    assert_eq!(body(&get)["method"], "GET");
+    assert_eq!(json_of(&get)["method"], "GET");
     assert_eq!(http("HEAD", &url, &[], Vec::new()).await.status, 410, "a one-time link cannot be replayed as HEAD");
     assert_eq!(http("GET", &url, &[], Vec::new()).await.status, 410);
 
     let seen = upstream_api.seen();
     let seen: Vec<(&str, &str, bool)> = seen.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.accepted)).collect();
     assert_eq!(seen, [("HEAD", "/prod/v1/status", true), ("GET", "/prod/v1/status", true)]);
-    let shown = show(&s, &link_id(&link)).await;
+    let shown = show_link(&s, &link).await;
     assert_eq!(shown["uses"], 2);
     assert_eq!(audit_outcomes(&shown), outcomes(&[("head", 200), ("forwarded", 200), ("exhausted", 410), ("exhausted", 410)]));
     let methods: Vec<&str> = shown["audit"].as_array().unwrap().iter().map(|a| a["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["HEAD", "GET", "HEAD", "GET"]);
 
     // The client address is judged for HEAD too; a POST link does not answer HEAD.
-    let elsewhere = create(&s, json!({"upstream": "billing", "path": "/v1/status", "allowed_ips": ["10.0.0.0/8"]})).await;
-    assert_eq!(http("HEAD", elsewhere["url"].as_str().unwrap(), &[], Vec::new()).await.status, 403);
-    assert_eq!(audit_outcomes(&show(&s, &link_id(&elsewhere)).await), outcomes(&[("ip-not-allowed", 403)]));
-    let post = create(&s, json!({"upstream": "billing", "path": "/v1/status", "method": "POST"})).await;
-    let r = http("HEAD", post["url"].as_str().unwrap(), &[], Vec::new()).await;
+    let elsewhere = create_link(&s, json!({"upstream": "billing", "path": "/v1/status", "allowed_ips": ["10.0.0.0/8"]})).await;
+    assert_eq!(http("HEAD", link_url(&elsewhere), &[], Vec::new()).await.status, 403);
+    assert_eq!(audit_outcomes(&show_link(&s, &elsewhere).await), outcomes(&[("ip-not-allowed", 403)]));
+    let post = create_link(&s, json!({"upstream": "billing", "path": "/v1/status", "method": "POST"})).await;
+    let r = http("HEAD", link_url(&post), &[], Vec::new()).await;
     assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
     assert_eq!(upstream_api.seen().len(), 2, "neither reached the upstream");
 
     // On a link made for HEAD, HEAD is the use.
-    let head_link = create(&s, json!({"upstream": "billing", "path": "/v1/status", "method": "HEAD", "max_uses": 1})).await;
-    let url = head_link["url"].as_str().unwrap();
+    let head_link = create_link(&s, json!({"upstream": "billing", "path": "/v1/status", "method": "HEAD", "max_uses": 1})).await;
+    let url = link_url(&head_link);
     assert_eq!(http("HEAD", url, &[], Vec::new()).await.status, 200);
     assert_eq!(http("HEAD", url, &[], Vec::new()).await.status, 410);
     assert_eq!(http("GET", url, &[], Vec::new()).await.status, 405);
     assert_eq!(upstream_api.seen().len(), 3, "one HEAD forwarded");
-    assert_eq!(show(&s, &link_id(&head_link)).await["uses"], 1);
+    assert_eq!(show_link(&s, &head_link).await["uses"], 1);
 }
 
 #[tokio::test]
@@ -573,8 +516,8 @@ async fn a_link_revoked_while_a_slow_body_arrives_forwards_nothing() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let (s, upstream_api) = setup().await;
     // No max_uses: the use is only counted, so the link must be read again before it.
-    let link = create(&s, json!({"upstream": "billing", "path": "/v1/items", "method": "POST"})).await;
-    let path = link["url"].as_str().unwrap().split_once(&s.endpoint).unwrap().1.to_owned();
+    let link = create_link(&s, json!({"upstream": "billing", "path": "/v1/items", "method": "POST"})).await;
+    let path = link_path(&link);
     let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let head = format!("POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello", s.addr);
     conn.write_all(head.as_bytes()).await.unwrap();
@@ -586,5 +529,5 @@ async fn a_link_revoked_while_a_slow_body_arrives_forwards_nothing() {
     conn.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 410"), "{answer}");
     assert!(upstream_api.seen().is_empty(), "nothing was forwarded");
-    assert_eq!(audit_outcomes(&show(&s, &link_id(&link)).await), outcomes(&[("revoked", 410)]));
+    assert_eq!(audit_outcomes(&show_link(&s, &link).await), outcomes(&[("revoked", 410)]));
 }

@@ -11,11 +11,17 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::Clock as _;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::clock::SharedClock;
 
 /// Most (link, address) pairs whose wrong passwords are remembered; beyond it,
 /// stale entries are dropped first, then the oldest.
@@ -140,21 +146,53 @@ impl PasswordGuard {
     }
 }
 
+/// linkgate's [`Clock`](crate::clock::Clock) as `governor` reads time:
+/// nanoseconds since the Unix epoch, at the clock's millisecond resolution, that
+/// never go back (if the wall clock is stepped back, this one holds still until it
+/// catches up, so no client is charged for time that did not pass).
+#[derive(Clone, Debug)]
+pub struct RateClock {
+    clock: SharedClock,
+    latest_ms: Arc<AtomicI64>,
+}
+
+impl RateClock {
+    /// Reads `clock`.
+    pub fn new(clock: SharedClock) -> Self {
+        Self { clock, latest_ms: Arc::new(AtomicI64::new(0)) }
+    }
+}
+
+impl governor::clock::Clock for RateClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        let read = self.clock.now_ms().max(0);
+        // Written at most once a millisecond: checks on many cores share the line.
+        let latest = self.latest_ms.load(Ordering::Relaxed);
+        let ms = if read > latest { self.latest_ms.fetch_max(read, Ordering::Relaxed).max(read) } else { latest };
+        Nanos::new(u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000))
+    }
+}
+
+type KeyedLimiter = RateLimiter<IpAddr, DashMapStateStore<IpAddr>, RateClock, NoOpMiddleware<Nanos>>;
+
 /// The per-address limit on link redemptions (`limits.link_requests_per_second`
-/// and `limits.link_burst`), a GCRA from `governor`. Checked before the link is
-/// looked up, so a flood costs neither a store read nor an audit row.
+/// and `limits.link_burst`), a GCRA from `governor` timed by linkgate's clock.
+/// Checked before the link is looked up, so a flood costs neither a store read nor
+/// an audit row.
 #[derive(Debug)]
 pub struct RateGuard {
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    limiter: Option<KeyedLimiter>,
 }
 
 impl RateGuard {
-    /// `per_second` redemptions per client on average, `burst` at once; 0 turns
-    /// the limit off.
-    pub fn new(per_second: u32, burst: u32) -> Self {
+    /// `per_second` redemptions per client on average, `burst` at once, timed by
+    /// `clock`; 0 turns the limit off.
+    pub fn new(per_second: u32, burst: u32, clock: SharedClock) -> Self {
         let limiter = NonZeroU32::new(per_second).map(|rate| {
             let burst = NonZeroU32::new(burst).unwrap_or(rate).max(rate);
-            DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+            RateLimiter::dashmap_with_clock(Quota::per_second(rate).allow_burst(burst), RateClock::new(clock))
         });
         Self { limiter }
     }
@@ -182,20 +220,20 @@ pub struct LinkGuards {
     pub rate: RateGuard,
     /// Wrong passwords per (link, client address); shared with the blocking
     /// threads that check passwords.
-    pub passwords: std::sync::Arc<PasswordGuard>,
+    pub passwords: Arc<PasswordGuard>,
     /// Argon2 checks running at once (one per core): a burst of password
     /// attempts queues here instead of starving everything else of CPU.
-    pub hashing: std::sync::Arc<tokio::sync::Semaphore>,
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl LinkGuards {
-    /// The guards `limits` asks for.
-    pub fn new(limits: &crate::config::LimitsConfig) -> Self {
+    /// The guards `limits` asks for, timed by `clock`.
+    pub fn new(limits: &crate::config::LimitsConfig, clock: SharedClock) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
-            rate: RateGuard::new(limits.link_requests_per_second, limits.link_burst),
-            passwords: std::sync::Arc::new(PasswordGuard::new(limits.password_attempts, limits.password_ban_secs)),
-            hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(cores)),
+            rate: RateGuard::new(limits.link_requests_per_second, limits.link_burst, clock),
+            passwords: Arc::new(PasswordGuard::new(limits.password_attempts, limits.password_ban_secs)),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
 
@@ -314,18 +352,47 @@ mod tests {
 
     #[test]
     fn rate_guard_allows_the_burst_then_refuses_with_a_wait() {
-        let r = RateGuard::new(1, 3);
+        let clock = Arc::new(crate::clock::ManualClock::at(1_700_000_000_000));
+        let r = RateGuard::new(1, 3, clock.clone());
         let a = ip("198.51.100.1");
         for _ in 0..3 {
             assert_eq!(r.check(a), Ok(()));
         }
-        let wait = r.check(a).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert_eq!(r.check(a), Err(Duration::from_secs(1)), "the clock stands still: a whole second to wait");
         assert_eq!(r.check(ip("198.51.100.2")), Ok(()), "other clients have their own budget");
-        let off = RateGuard::new(0, 0);
+        clock.advance_ms(400);
+        assert_eq!(r.check(a), Err(Duration::from_millis(600)));
+        clock.advance_ms(600);
+        assert_eq!(r.check(a), Ok(()), "one refilled after a second of the clock's time");
+        assert_eq!(r.check(a), Err(Duration::from_secs(1)));
+        clock.advance_secs(3);
+        for _ in 0..3 {
+            assert_eq!(r.check(a), Ok(()), "the burst refills, no further");
+        }
+        assert!(r.check(a).is_err());
+        let off = RateGuard::new(0, 0, clock);
         for _ in 0..1000 {
             assert_eq!(off.check(a), Ok(()));
         }
         r.purge();
+    }
+
+    #[test]
+    fn the_rate_clock_never_goes_back() {
+        let clock = Arc::new(crate::clock::ManualClock::at(5_000));
+        let rc = RateClock::new(clock.clone());
+        assert_eq!(governor::clock::Clock::now(&rc), Nanos::new(5_000_000_000));
+        clock.advance_ms(-2_000);
+        assert_eq!(governor::clock::Clock::now(&rc), Nanos::new(5_000_000_000), "a clock stepped back holds still");
+        clock.advance_ms(2_500);
+        assert_eq!(governor::clock::Clock::now(&rc), Nanos::new(5_500_000_000));
+        // A limiter over a clock stepped back charges nobody for the step.
+        let r = RateGuard::new(1, 1, clock.clone());
+        assert_eq!(r.check(ip("192.0.2.1")), Ok(()));
+        clock.advance_secs(-3600);
+        assert_eq!(r.check(ip("192.0.2.1")), Err(Duration::from_secs(1)));
+        clock.advance_secs(3600);
+        clock.advance_ms(1_000);
+        assert_eq!(r.check(ip("192.0.2.1")), Ok(()));
     }
 }

@@ -1,10 +1,27 @@
 //! Test harness: a linkgate server in-process on `127.0.0.1:0` with a fresh data
-//! dir, AWS SDK clients pointed at it, and a plain HTTP client for presigned URLs.
+//! dir and a clock the test moves, AWS SDK clients pointed at it (on the server's
+//! time), and a plain HTTP client for presigned URLs and links.
+//!
+//! - [`sign`]: SigV4 for hand-built requests ([`signed`], [`api`]) and browser
+//!   POST forms, at the time of whichever server they go to.
+//! - [`admin`]: setup through the admin API (users with keys and policies, links)
+//!   and reading its JSON.
+//! - [`raw`]: HTTP/1.1 over bare TCP, for requests that stall, trickle or come
+//!   from a chosen loopback address.
+//! - [`process`]: the real `linkgate` binary as a server process, and as the CLI.
+//! - [`upstream`]: configuration and credentials for upstream APIs.
 
 #![allow(unreachable_pub, dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
+pub mod process;
+pub mod raw;
+pub mod sign;
+pub mod upstream;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -16,10 +33,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use linkgate::auth::RootCredentials;
 use linkgate::auth::secrets::MasterKey;
+use linkgate::clock::{AdjustableClock, Clock as _};
 use linkgate::config::Config;
-use serde_json::Value;
-use sha2::{Digest as _, Sha256};
-use sigv4::{AmzDate, PathMode, RequestParts, SigningKeyCache, SigningParams};
+// The signing helpers most tests use, at the top of the harness (each test file
+// uses some of them).
+#[allow(unused_imports)]
+pub use sign::{ROOT, Signer, Target, api, as_user, sha256_hex, signed, sigv4_headers};
+use sigv4::AmzDate;
 
 /// Root credentials every test server uses.
 pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -37,9 +57,11 @@ pub struct TestServer {
     /// The server's data dir (inside [`TestServer::parent`]).
     pub data_dir: PathBuf,
     /// The server's shared state, for test setup that has no HTTP API of its own.
-    pub state: std::sync::Arc<linkgate::http::AppState>,
-    /// The server's clock: move it forward instead of sleeping.
-    pub clock: std::sync::Arc<linkgate::clock::AdjustableClock>,
+    pub state: Arc<linkgate::http::AppState>,
+    /// The server's clock: move it forward instead of sleeping. Requests the
+    /// harness signs and the SDK clients it builds read it too, so they keep
+    /// agreeing with the server however far it moves.
+    pub clock: Arc<AdjustableClock>,
     /// The temporary directory holding `data/`: nothing may appear beside it.
     tmp: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -68,7 +90,7 @@ impl TestServer {
         std::fs::create_dir_all(&data_dir).unwrap();
         let root = RootCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() };
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-        let clock = std::sync::Arc::new(linkgate::clock::AdjustableClock::new());
+        let clock = Arc::new(AdjustableClock::new());
         let secrets = linkgate::app::Secrets { root, master: MasterKey::from_bytes([7; 32]) };
         let locked = linkgate::datadir::DataDir::open(&data_dir).unwrap();
         let app = linkgate::app::App::open(locked, config, secrets, env, clock.clone()).await.unwrap();
@@ -90,6 +112,11 @@ impl TestServer {
         self.tmp.path()
     }
 
+    /// The server's time.
+    pub fn now(&self) -> AmzDate {
+        self.clock.now()
+    }
+
     /// An SDK client with the SDK's defaults (flexible checksums: PutObject and
     /// UploadPart go out as aws-chunked with a trailing CRC32).
     pub fn client(&self) -> aws_sdk_s3::Client {
@@ -108,36 +135,93 @@ impl TestServer {
         self.client_with(|b| b.credentials_provider(creds))
     }
 
-    /// An SDK client built from the defaults, then `f`.
+    /// An SDK client built from the defaults (on the server's time), then `f`.
     pub fn client_with(&self, f: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder) -> aws_sdk_s3::Client {
-        let http = aws_smithy_http_client::Builder::new().build_http();
-        let builder = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .force_path_style(true)
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "linkgate-test"))
-            .retry_config(RetryConfig::disabled())
-            .http_client(http);
+        let builder = sdk_config(&self.endpoint, ACCESS_KEY, SECRET_KEY).time_source(ServerTime(self.clock.clone()));
         aws_sdk_s3::Client::from_conf(f(builder).build())
     }
 
     /// Every regular file under [`TestServer::parent`].
     pub fn all_files(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let entry = entry.unwrap();
-                let ty = entry.file_type().unwrap();
-                if ty.is_dir() {
-                    walk(&entry.path(), out);
-                } else {
-                    out.push(entry.path());
-                }
-            }
+        files_under(self.parent())
+    }
+
+    /// A server with bucket `bkt` holding `report.pdf` ([`admin::REPORT`]), the
+    /// object the link tests share.
+    pub async fn with_report(tweak: impl FnOnce(&mut Config)) -> Self {
+        let s = Self::start_with(tweak).await;
+        bucket_with(&s.plain_client(), "bkt", &[("report.pdf", admin::REPORT)]).await;
+        s
+    }
+}
+
+/// Creates `bucket` holding `objects` (key, body) through `c`.
+pub async fn bucket_with(c: &aws_sdk_s3::Client, bucket: &str, objects: &[(&str, &[u8])]) {
+    c.create_bucket().bucket(bucket).send().await.unwrap();
+    for (key, body) in objects {
+        c.put_object().bucket(bucket).key(*key).body(body.to_vec().into()).send().await.unwrap();
+    }
+}
+
+/// The defaults of every SDK client here: path-style, [`REGION`], no retries,
+/// plain HTTP (checksums are left to the caller).
+pub fn sdk_config(endpoint: &str, ak: &str, sk: &str) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(ak, sk, None, None, "linkgate-test"))
+        .retry_config(RetryConfig::disabled())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+}
+
+/// An SDK client for any `endpoint` (a server run as a process) with plain
+/// (non-chunked) bodies, on the real clock.
+pub fn sdk_client(endpoint: &str, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        sdk_config(endpoint, ak, sk).request_checksum_calculation(RequestChecksumCalculation::WhenRequired).build(),
+    )
+}
+
+/// A test server's clock as the SDK reads time.
+#[derive(Debug)]
+struct ServerTime(Arc<AdjustableClock>);
+
+impl aws_smithy_async::time::TimeSource for ServerTime {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(self.0.now_ms()).unwrap_or(0))
+    }
+}
+
+/// The real time `offset_secs` from now (negative: in the past).
+pub fn real_time_plus(offset_secs: i64) -> SystemTime {
+    let now = SystemTime::now();
+    if offset_secs >= 0 { now + Duration::from_secs(offset_secs as u64) } else { now - Duration::from_secs(offset_secs.unsigned_abs()) }
+}
+
+/// Every regular file under `dir`, recursively, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_under(&path)),
+            Ok(_) => out.push(path),
+            Err(_) => {}
         }
-        let mut out = Vec::new();
-        walk(self.parent(), &mut out);
-        out
+    }
+    out.sort();
+    out
+}
+
+/// Runs `fut`, failing the test with `what` if it takes longer than `secs`: a hang
+/// on old code becomes a failure, never a stuck suite.
+pub async fn bounded<T>(secs: f64, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs_f64(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs} s: {what}"),
     }
 }
 
@@ -204,15 +288,39 @@ fn unescape(s: &str) -> String {
 
 /// Sends one request with a plain HTTP/1.1 client (no signing, no retries).
 pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
-    let client: HyperClient<HttpConnector, Full<Bytes>> = HyperClient::builder(TokioExecutor::new()).build_http();
-    let mut req = axum::http::Request::builder().method(method).uri(url);
-    for (n, v) in headers {
-        req = req.header(*n, *v);
+    KeepAlive::new().send(method, url, headers, body).await
+}
+
+/// A plain HTTP/1.1 client that keeps its connections alive between requests
+/// ([`http`] builds a new one per request).
+pub struct KeepAlive {
+    client: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+impl KeepAlive {
+    /// A new client.
+    pub fn new() -> Self {
+        Self { client: HyperClient::builder(TokioExecutor::new()).build_http() }
     }
-    let resp = client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.unwrap().to_bytes().to_vec();
-    Resp { status: parts.status.as_u16(), headers: parts.headers, body }
+
+    /// Sends one request (no signing, no retries).
+    pub async fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
+        let mut req = axum::http::Request::builder().method(method).uri(url);
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        let resp = self.client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes().to_vec();
+        Resp { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    /// A request signed as [`signed`] signs it.
+    pub async fn signed(&self, to: &impl Target, who: Signer<'_>, method: &str, path_and_query: &str, body: &[u8]) -> Resp {
+        let headers = sigv4_headers(to, who, method, path_and_query, &sha256_hex(body), true, &[]);
+        let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        self.send(method, &format!("http://{}{path_and_query}", to.addr()), &refs, body.to_vec()).await
+    }
 }
 
 /// Sends a presigned request as the SDK built it (its method, URL and headers).
@@ -228,12 +336,7 @@ pub fn presign_for(secs: u64) -> aws_sdk_s3::presigning::PresigningConfig {
 
 /// A presigning config dated `offset_secs` from now (negative: in the past).
 pub fn presign_at(offset_secs: i64, secs: u64) -> aws_sdk_s3::presigning::PresigningConfig {
-    let now = SystemTime::now();
-    let start = if offset_secs >= 0 {
-        now + Duration::from_secs(offset_secs as u64)
-    } else {
-        now - Duration::from_secs(offset_secs.unsigned_abs())
-    };
+    let start = real_time_plus(offset_secs);
     aws_sdk_s3::presigning::PresigningConfig::builder().start_time(start).expires_in(Duration::from_secs(secs)).build().unwrap()
 }
 
@@ -278,56 +381,4 @@ pub fn tamper_signature(url: &str) -> String {
 /// Deterministic test bytes.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).wrapping_add((i >> 8) as u8)).collect()
-}
-
-/// Who signs a request.
-#[derive(Clone, Copy)]
-pub struct Signer<'a> {
-    /// Access key id.
-    pub ak: &'a str,
-    /// Secret.
-    pub sk: &'a str,
-    /// Session token.
-    pub token: Option<&'a str>,
-    /// SigV4 service.
-    pub service: &'a str,
-}
-
-/// The root credentials, for the admin API.
-pub const ROOT: Signer<'static> = Signer { ak: ACCESS_KEY, sk: SECRET_KEY, token: None, service: "s3" };
-
-/// A user's long-term key, for the admin API.
-pub fn as_user<'a>(ak: &'a str, sk: &'a str) -> Signer<'a> {
-    Signer { ak, sk, token: None, service: "s3" }
-}
-
-/// Signs (`x-amz-content-sha256` = the body's hash) and sends one request.
-pub async fn signed(s: &TestServer, who: Signer<'_>, method: &str, path_and_query: &str, body: &[u8], extra: &[(&str, &str)]) -> Resp {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let now = AmzDate::now();
-    let amz_date = now.amz_format();
-    let hash = sigv4::hex::encode(&Sha256::digest(body));
-    let host = s.addr.to_string();
-    let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("x-amz-date", &amz_date), ("x-amz-content-sha256", &hash)];
-    if let Some(t) = who.token {
-        headers.push(("x-amz-security-token", t));
-    }
-    headers.extend_from_slice(extra);
-    let params = SigningParams {
-        credentials: sigv4::Credentials { access_key_id: who.ak, secret_access_key: who.sk, session_token: who.token },
-        region: REGION,
-        service: who.service,
-        time: now,
-        path_mode: if who.service == "s3" { PathMode::AsSent } else { PathMode::EncodeAgain { normalize: true } },
-        payload_hash: &hash,
-    };
-    let sig = sigv4::sign_headers(&RequestParts { method, path, query, headers: &headers }, &params, &SigningKeyCache::new(8));
-    headers.push(("authorization", &sig.authorization));
-    http(method, &format!("{}{path_and_query}", s.endpoint), &headers, body.to_vec()).await
-}
-
-/// A signed JSON call.
-pub async fn api(s: &TestServer, who: Signer<'_>, method: &str, path: &str, body: Option<Value>) -> Resp {
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    signed(s, who, method, path, &bytes, &[("content-type", "application/json")]).await
 }
