@@ -33,6 +33,28 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that moves only when told to (unit tests of time-based rules).
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock stopped at `now_ms`.
+    pub fn at(now_ms: i64) -> Self {
+        Self(AtomicI64::new(now_ms))
+    }
+
+    /// Moves time by `ms` (back, if negative).
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// The system clock moved forward by an offset that tests can grow: time passes
 /// normally (signatures made with the real clock stay valid), and a test that must
 /// let an hour pass moves the offset instead of sleeping.
