@@ -228,9 +228,12 @@ async fn each_forwarded_request_is_signed_afresh_so_links_outlive_the_5_minute_w
     let three_days_ms = 3 * 86_400_000;
     let root = s.state.identities.resolve(common::ACCESS_KEY).await.unwrap().unwrap();
     let caller = linkgate::services::identities::Caller { credential: root, ctx: linkgate::context::RequestContext::internal(0) };
-    let target =
-        linkgate::services::links::TargetSpec { upstream: Some("billing".into()), path: Some("/v1/old".into()), ..Default::default() };
-    let spec = linkgate::services::links::LinkSpec { target, expires_in: Some(4 * 86_400), ..Default::default() };
+    let spec = linkgate::services::links::LinkSpec {
+        upstream: Some("billing".into()),
+        path: Some("/v1/old".into()),
+        expires_in: Some(4 * 86_400),
+        ..Default::default()
+    };
     s.clock.advance_ms(-three_days_ms);
     let old = s.state.links.create(&caller, spec).await.unwrap();
     s.clock.advance_ms(three_days_ms);

@@ -208,8 +208,10 @@ pub struct AuditRecord {
     pub bytes: u64,
 }
 
-/// Selects links for listing and bulk revocation; every set field must match.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Selects links for listing and bulk revocation (the body of
+/// `POST /-/api/v1/links:revoke`); every set field must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkFilter {
     /// Exactly this group.
     pub group: Option<String>,

@@ -63,10 +63,12 @@ impl From<StoreError> for LinkError {
 /// Shorthand for link results.
 pub type LinkResult<T> = Result<T, LinkError>;
 
-/// What a link should open, as the creator names it: `bucket` + `key`, or
+/// A link to create, as the creator describes it (the body of
+/// `POST /-/api/v1/links`), before validation. The target is `bucket` + `key`, or
 /// `upstream` (+ `path`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TargetSpec {
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
     /// Bucket of an object link.
     pub bucket: Option<String>,
     /// Key of an object link.
@@ -75,13 +77,6 @@ pub struct TargetSpec {
     pub upstream: Option<String>,
     /// Path on the upstream (default `/`).
     pub path: Option<String>,
-}
-
-/// A link to create, before validation.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LinkSpec {
-    /// What it opens.
-    pub target: TargetSpec,
     /// `GET` (default) or `PUT` for object links; any of the upstream methods.
     pub method: Option<String>,
     /// Lifetime, seconds from now.
@@ -93,6 +88,7 @@ pub struct LinkSpec {
     /// At most this many uses.
     pub max_uses: Option<u64>,
     /// CIDRs the client must be in.
+    #[serde(default)]
     pub allowed_ips: Vec<String>,
     /// `stream` (default) or `redirect`.
     pub delivery: Option<String>,
@@ -116,14 +112,16 @@ pub struct CreatedLink {
 /// A bulk revocation: every set field must match.
 pub type BulkRevoke = LinkFilter;
 
-/// A change to a whole group of links.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A change to a whole group of links (the body of `PATCH /-/api/v1/groups/{name}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     /// Cut every expiry to this instant (RFC 3339) at the latest.
     pub expires_at: Option<String>,
     /// Cut every expiry to this many seconds from now at the latest.
     pub expires_in: Option<u64>,
     /// Revoke them all.
+    #[serde(default)]
     pub revoke: bool,
 }
 
@@ -192,8 +190,14 @@ fn parse_time(field: &str, value: &str) -> LinkResult<i64> {
 
 /// Creation.
 impl LinkService {
-    fn target(&self, spec: TargetSpec) -> LinkResult<LinkTarget> {
-        match (spec.bucket, spec.key, spec.upstream, spec.path) {
+    fn target(
+        &self,
+        bucket: Option<String>,
+        key: Option<String>,
+        upstream: Option<String>,
+        path: Option<String>,
+    ) -> LinkResult<LinkTarget> {
+        match (bucket, key, upstream, path) {
             (Some(bucket), Some(key), None, None) => {
                 crate::s3::operation::validate_bucket_name(&bucket).map_err(|e| LinkError::Invalid(format!("bucket: {}", e.message)))?;
                 crate::s3::operation::validate_key(&key).map_err(|e| LinkError::Invalid(format!("key: {}", e.message)))?;
@@ -227,7 +231,7 @@ impl LinkService {
     /// [`LinkService::create`] once the caller is known to be allowed: argon2 is
     /// deliberately slow, and refusals should not cost it.
     fn build(&self, caller: &Caller, spec: LinkSpec) -> LinkResult<(LinkRecord, Option<String>)> {
-        let target = self.target(spec.target)?;
+        let target = self.target(spec.bucket, spec.key, spec.upstream, spec.path)?;
         let method_text = spec.method.unwrap_or_else(|| "GET".into());
         let method = LinkMethod::parse(&method_text);
         let method = match (&target, method) {
