@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import AK, SK, s3_error, server_env
+from conftest import AK, SK, s3_error, send, server_env
 
 # The `server` fixture's extra environment: sessions as short as 1 s, so the tests
 # can watch one expire.
@@ -68,14 +68,6 @@ def deny(action, resource, **extra):
 
 def objects(bucket, prefix=""):
     return f"arn:aws:s3:::{bucket}/{prefix}*"
-
-
-def send(method, url, **kwargs):
-    """`requests`, the URL byte for byte as presigned."""
-    with requests.Session() as session:
-        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-        prepared.url = url
-        return session.send(prepared, timeout=60)
 
 
 def get(url):

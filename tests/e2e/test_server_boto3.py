@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import AK, SK, s3_error, server_env
+from conftest import AK, SK, s3_error, send, server_env
 
 MiB = 1024 * 1024
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -48,14 +48,6 @@ def bucket(s3):
     name = f"b-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-def send(method, url, **kwargs):
-    """`requests`, but the URL goes out byte for byte (requests would drop `.`/`..` segments)."""
-    with requests.Session() as session:
-        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-        prepared.url = url
-        return session.send(prepared, timeout=60)
 
 
 def xml_fields(content):

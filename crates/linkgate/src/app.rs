@@ -47,13 +47,21 @@ pub struct Secrets {
     pub master: MasterKey,
 }
 
-/// Why the server cannot start.
+/// Why the server cannot start, said so that the operator can fix it.
 #[derive(Debug)]
-pub struct StartError(pub String);
+pub enum StartError {
+    /// The configuration cannot be used as it is.
+    Config(String),
+    /// A store cannot be opened or prepared.
+    Store(String),
+}
 
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Self::Config(m) => write!(f, "invalid configuration: {m}"),
+            Self::Store(m) => f.write_str(m),
+        }
     }
 }
 
@@ -84,9 +92,9 @@ impl App {
         env: &dyn Environment,
         clock: SharedClock,
     ) -> Result<Self, StartError> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| StartError(format!("{what}: {e}"));
-        let upstreams = Upstreams::resolve(&config.upstreams, env).map_err(|e| StartError(format!("invalid configuration: {e}")))?;
-        let db_path = config.sqlite_path().map_err(|e| StartError(e.to_string()))?;
+        let fail = |what: &str, e: &dyn std::fmt::Display| StartError::Store(format!("{what}: {e}"));
+        let upstreams = Upstreams::resolve(&config.upstreams, env).map_err(StartError::Config)?;
+        let db_path = config.sqlite_path().map_err(|e| StartError::Config(e.to_string()))?;
         let sqlite = Arc::new(Sqlite::open(&db_path).map_err(|e| fail(&format!("cannot open database {}", db_path.display()), &e))?);
         let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobs::open(data_dir.path()).map_err(|e| fail("cannot open the object directory", &e))?);
         // The embedded store has one writer (this process, which holds the data
@@ -99,7 +107,7 @@ impl App {
         let identities = Arc::new(Identities::new(secrets.root, identity_store, Arc::new(secrets.master), clock.clone()));
         let objects = Arc::new(Objects::new(meta, blobs, clock.clone(), config.limits.max_object_size));
         let reclaimed =
-            objects.reclaim_orphans().await.map_err(|e| StartError(format!("cannot reclaim orphan object files: {}", e.message)))?;
+            objects.reclaim_orphans().await.map_err(|e| StartError::Store(format!("cannot reclaim orphan object files: {}", e.message)))?;
         if reclaimed > 0 {
             tracing::info!(files = reclaimed, "reclaimed object files no object or part pointed at");
         }

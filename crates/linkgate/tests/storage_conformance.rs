@@ -20,7 +20,7 @@ use linkgate::store::StoreErrorKind;
 use linkgate::store::cached::CachedMeta;
 use linkgate::store::fs_blobs::FsBlobs;
 use linkgate::store::identity::{AddKey, IdentityStore, KeyRecord, RoleRecord, SessionPrincipal, SessionRecord};
-use linkgate::store::links::{AuditRecord, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkStore, LinkTarget, UseCount};
+use linkgate::store::links::{AuditRecord, LinkFilter, LinkRecord, LinkStore, UseCount};
 use linkgate::store::meta::{Lookup, MetaStore, ObjectMeta, UploadInfo, WriteCondition};
 use linkgate::store::sqlite::Sqlite;
 use linkgate::store::write_behind::BufferedLinks;
@@ -62,11 +62,18 @@ async fn timed(what: &str, suite: impl Future<Output = ()>) {
 
 // ---- The suites against each implementation ----
 
-#[tokio::test(flavor = "multi_thread")]
-async fn meta_on_sqlite() {
-    let db = TestDb::new();
-    timed("MetaStore on Sqlite", conformance::meta::run(db.sqlite.clone())).await;
+/// A test running `$suite` on a fresh SQLite store.
+macro_rules! on_sqlite {
+    ($name:ident, $what:literal, $suite:path) => {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            let db = TestDb::new();
+            timed($what, $suite(db.sqlite.clone())).await;
+        }
+    };
 }
+
+on_sqlite!(meta_on_sqlite, "MetaStore on Sqlite", conformance::meta::run);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn meta_on_cached_sqlite() {
@@ -84,17 +91,9 @@ async fn meta_on_cached_sqlite_with_a_tiny_cache() {
     timed("MetaStore on CachedMeta (capacity 1) over Sqlite", conformance::meta::run(cached)).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn identity_on_sqlite() {
-    let db = TestDb::new();
-    timed("IdentityStore on Sqlite", conformance::identity::run(db.sqlite.clone())).await;
-}
+on_sqlite!(identity_on_sqlite, "IdentityStore on Sqlite", conformance::identity::run);
 
-#[tokio::test(flavor = "multi_thread")]
-async fn links_on_sqlite() {
-    let db = TestDb::new();
-    timed("LinkStore on Sqlite", conformance::links::run(db.sqlite.clone())).await;
-}
+on_sqlite!(links_on_sqlite, "LinkStore on Sqlite", conformance::links::run);
 
 /// The suite needs no explicit flush: `BufferedLinks` flushes before every read
 /// that shows buffered rows, which is what the suite checks.
@@ -116,24 +115,7 @@ async fn blobs_on_fs() {
 // ---- SQLite only ----
 
 fn object_link(id: &str) -> LinkRecord {
-    LinkRecord {
-        id: id.into(),
-        token_hash: format!("hash-{id}"),
-        issuer: LinkIssuer::User("alice".into()),
-        target: LinkTarget::Object { bucket: "b".into(), key: "k".into() },
-        method: LinkMethod::Get,
-        delivery: Delivery::Stream,
-        created_ms: 1_000,
-        expires_ms: 100_000,
-        not_before_ms: None,
-        max_uses: None,
-        uses: 0,
-        allowed_ips: vec!["10.0.0.0/8".into()],
-        filename: None,
-        password_hash: None,
-        group: None,
-        revoked_ms: None,
-    }
+    LinkRecord { token_hash: format!("hash-{id}"), allowed_ips: vec!["10.0.0.0/8".into()], ..conformance::links::object_link(id, "b", "k") }
 }
 
 /// A row that does not read back as what was written is `Corrupt` — on every

@@ -509,7 +509,7 @@ async fn timeout_secs_0_is_refused_at_startup_naming_the_entry() {
         panic!("timeout_secs = 0 was accepted");
     };
     assert_eq!(
-        e.0,
+        e.to_string(),
         "invalid configuration: [[upstreams]] entry \"reports\": timeout_secs must be at least 1 (leave it out for the default of 30)"
     );
 }

@@ -47,7 +47,8 @@ pub async fn run(store: Arc<dyn LinkStore>) {
 const DAY: i64 = 86_400_000;
 
 /// An unlimited GET link to `bucket`/`key` by user `alice`, valid from 1 000 to 100 000 ms.
-fn object_link(id: &str, bucket: &str, key: &str) -> LinkRecord {
+/// A plain download link to `bucket`/`key`, valid from 1 s to 100 s.
+pub fn object_link(id: &str, bucket: &str, key: &str) -> LinkRecord {
     LinkRecord {
         id: id.into(),
         token_hash: token_hash(&format!("token of {id}")),

@@ -65,42 +65,60 @@ fn write_object(w: &mut XmlWriter, tag: &str, o: &ObjectMeta, enc: &Enc) {
     w.element("StorageClass", "STANDARD");
 }
 
-/// Writes the page's entries (each `tag`, with `<Owner>` if asked) and common
-/// prefixes, closes `root` and answers the document.
-fn finish(
-    mut w: XmlWriter,
-    call: &S3Call<'_>,
-    page: &Page,
-    enc: &Enc,
-    (root, tag): (&str, &str),
-    with_owner: bool,
-) -> axum::response::Response {
-    for o in &page.contents {
-        write_object(&mut w, tag, o, enc);
-        if with_owner {
-            owner(&mut w, call);
-        }
-        w.close(tag);
-    }
-    write_prefixes(&mut w, page, enc);
-    w.close(root);
-    xml_response(w.finish())
+/// One listing being answered: its page of keys and the document so far.
+struct Listing {
+    w: XmlWriter,
+    page: Page,
+    enc: Enc,
 }
 
-fn write_prefixes(w: &mut XmlWriter, page: &Page, enc: &Enc) {
-    for p in &page.prefixes {
-        w.open("CommonPrefixes");
-        w.element("Prefix", &enc.apply(p));
-        w.close("CommonPrefixes");
+impl Listing {
+    /// Reads the parameters every listing shares, lists the keys after `after`, and
+    /// opens the `root` document with them.
+    async fn begin(call: &S3Call<'_>, bucket: &str, after: &str, root: &str) -> Result<Self, S3Error> {
+        let q = &call.query;
+        let (prefix, delimiter) = (q.get("prefix").unwrap_or(""), q.get("delimiter").unwrap_or(""));
+        let max = max_keys(call)?;
+        let enc = Enc::from(call)?;
+        let page = call.state.objects.list(bucket, prefix, delimiter, after, max).await?;
+        let mut w = XmlWriter::document();
+        w.open_root(root);
+        write_common(&mut w, bucket, prefix, delimiter, max, &enc);
+        Ok(Self { w, page, enc })
+    }
+
+    fn truncated(&self) -> &'static str {
+        if self.page.truncated { "true" } else { "false" }
+    }
+
+    /// The key or prefix the next page starts after, if there is a next page.
+    fn next(&self) -> Option<&str> {
+        self.page.last.as_deref().filter(|_| self.page.truncated)
+    }
+
+    /// Writes the page's entries (each `tag`, with `<Owner>` if asked) and common
+    /// prefixes, closes `root` and answers the document.
+    fn finish(mut self, call: &S3Call<'_>, (root, tag): (&str, &str), with_owner: bool) -> axum::response::Response {
+        for o in &self.page.contents {
+            write_object(&mut self.w, tag, o, &self.enc);
+            if with_owner {
+                owner(&mut self.w, call);
+            }
+            self.w.close(tag);
+        }
+        for p in &self.page.prefixes {
+            self.w.open("CommonPrefixes");
+            self.w.element("Prefix", &self.enc.apply(p));
+            self.w.close("CommonPrefixes");
+        }
+        self.w.close(root);
+        xml_response(self.w.finish())
     }
 }
 
 /// ListObjectsV2.
 pub(crate) async fn list_objects_v2(call: &S3Call<'_>, bucket: &str) -> S3Result {
     let q = &call.query;
-    let (prefix, delimiter) = (q.get("prefix").unwrap_or(""), q.get("delimiter").unwrap_or(""));
-    let max = max_keys(call)?;
-    let enc = Enc::from(call)?;
     let token = q.get("continuation-token");
     let after = match token {
         Some(t) => {
@@ -109,67 +127,45 @@ pub(crate) async fn list_objects_v2(call: &S3Call<'_>, bucket: &str) -> S3Result
         }
         None => q.get("start-after").unwrap_or("").to_owned(),
     };
-    let page = call.state.objects.list(bucket, prefix, delimiter, &after, max).await?;
-    let mut w = XmlWriter::document();
-    w.open_root("ListBucketResult");
-    write_common(&mut w, bucket, prefix, delimiter, max, &enc);
-    w.element("KeyCount", &(page.contents.len() + page.prefixes.len()).to_string());
-    w.element("IsTruncated", if page.truncated { "true" } else { "false" });
+    let mut l = Listing::begin(call, bucket, &after, "ListBucketResult").await?;
+    l.w.element("KeyCount", &(l.page.contents.len() + l.page.prefixes.len()).to_string());
+    l.w.element("IsTruncated", l.truncated());
     if let Some(t) = token {
-        w.element("ContinuationToken", t);
+        l.w.element("ContinuationToken", t);
     }
-    if page.truncated
-        && let Some(last) = &page.last
-    {
-        w.element("NextContinuationToken", &URL_SAFE_NO_PAD.encode(last));
+    if let Some(next) = l.next().map(|n| URL_SAFE_NO_PAD.encode(n)) {
+        l.w.element("NextContinuationToken", &next);
     }
     if let Some(sa) = q.get("start-after") {
-        w.element("StartAfter", &enc.apply(sa));
+        l.w.element("StartAfter", &l.enc.apply(sa));
     }
     let fetch_owner = q.get("fetch-owner").is_some_and(|v| v == "true");
-    Ok(finish(w, call, &page, &enc, ("ListBucketResult", "Contents"), fetch_owner))
+    Ok(l.finish(call, ("ListBucketResult", "Contents"), fetch_owner))
 }
 
 /// ListObjects (v1).
 pub(crate) async fn list_objects_v1(call: &S3Call<'_>, bucket: &str) -> S3Result {
-    let q = &call.query;
-    let (prefix, delimiter, marker) = (q.get("prefix").unwrap_or(""), q.get("delimiter").unwrap_or(""), q.get("marker").unwrap_or(""));
-    let max = max_keys(call)?;
-    let enc = Enc::from(call)?;
-    let page = call.state.objects.list(bucket, prefix, delimiter, marker, max).await?;
-    let mut w = XmlWriter::document();
-    w.open_root("ListBucketResult");
-    write_common(&mut w, bucket, prefix, delimiter, max, &enc);
-    w.element("Marker", &enc.apply(marker));
-    w.element("IsTruncated", if page.truncated { "true" } else { "false" });
-    if page.truncated
-        && !delimiter.is_empty()
-        && let Some(last) = &page.last
-    {
-        w.element("NextMarker", &enc.apply(last));
+    let marker = call.query.get("marker").unwrap_or("");
+    let mut l = Listing::begin(call, bucket, marker, "ListBucketResult").await?;
+    l.w.element("Marker", &l.enc.apply(marker));
+    l.w.element("IsTruncated", l.truncated());
+    let delimited = call.query.get("delimiter").is_some_and(|d| !d.is_empty());
+    if let Some(next) = l.next().filter(|_| delimited).map(|n| l.enc.apply(n)) {
+        l.w.element("NextMarker", &next);
     }
-    Ok(finish(w, call, &page, &enc, ("ListBucketResult", "Contents"), true))
+    Ok(l.finish(call, ("ListBucketResult", "Contents"), true))
 }
 
 /// ListObjectVersions: buckets are unversioned, so every key has one `null` version.
 pub(crate) async fn list_object_versions(call: &S3Call<'_>, bucket: &str) -> S3Result {
-    let q = &call.query;
-    let (prefix, delimiter, key_marker) =
-        (q.get("prefix").unwrap_or(""), q.get("delimiter").unwrap_or(""), q.get("key-marker").unwrap_or(""));
-    let max = max_keys(call)?;
-    let enc = Enc::from(call)?;
-    let page = call.state.objects.list(bucket, prefix, delimiter, key_marker, max).await?;
-    let mut w = XmlWriter::document();
-    w.open_root("ListVersionsResult");
-    write_common(&mut w, bucket, prefix, delimiter, max, &enc);
-    w.element("KeyMarker", &enc.apply(key_marker));
-    w.element("VersionIdMarker", q.get("version-id-marker").unwrap_or(""));
-    w.element("IsTruncated", if page.truncated { "true" } else { "false" });
-    if page.truncated
-        && let Some(last) = &page.last
-    {
-        w.element("NextKeyMarker", &enc.apply(last));
-        w.element("NextVersionIdMarker", "null");
+    let key_marker = call.query.get("key-marker").unwrap_or("");
+    let mut l = Listing::begin(call, bucket, key_marker, "ListVersionsResult").await?;
+    l.w.element("KeyMarker", &l.enc.apply(key_marker));
+    l.w.element("VersionIdMarker", call.query.get("version-id-marker").unwrap_or(""));
+    l.w.element("IsTruncated", l.truncated());
+    if let Some(next) = l.next().map(|n| l.enc.apply(n)) {
+        l.w.element("NextKeyMarker", &next);
+        l.w.element("NextVersionIdMarker", "null");
     }
-    Ok(finish(w, call, &page, &enc, ("ListVersionsResult", "Version"), true))
+    Ok(l.finish(call, ("ListVersionsResult", "Version"), true))
 }

@@ -127,31 +127,32 @@ impl AsyncRead for TimedIo {
     }
 }
 
+impl TimedIo {
+    /// Counts written bytes as progress, or fails a write blocked past the send
+    /// timeout.
+    fn after_write(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        match polled {
+            Poll::Ready(Ok(n)) => {
+                self.wrote(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.write_expired(cx) => Poll::Ready(Err(timed_out("client stopped reading the response"))),
+            other => other,
+        }
+    }
+}
+
 impl AsyncWrite for TimedIo {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                this.wrote(n);
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending if this.write_expired(cx) => Poll::Ready(Err(timed_out("client stopped reading the response"))),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.after_write(cx, polled)
     }
 
     fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                this.wrote(n);
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending if this.write_expired(cx) => Poll::Ready(Err(timed_out("client stopped reading the response"))),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.after_write(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
