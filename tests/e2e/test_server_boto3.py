@@ -392,6 +392,24 @@ def test_list_object_versions(s3, bucket):
 # --- multipart --------------------------------------------------------------
 
 
+def test_empty_file_upload_then_more_on_one_connection(server, bucket, tmp_path):
+    """botocore sends `Expect: 100-continue` for file bodies, even empty ones, and
+    mishandles a final answer without `100 Continue` when the connection is reused:
+    the next upload used to wait for the server's idle timeout (60 s)."""
+    one_conn = boto3.client(
+        "s3", aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1", endpoint_url=server.url,
+        config=Config(max_pool_connections=1, read_timeout=15, retries={"total_max_attempts": 1}),
+    )
+    for i in range(3):
+        src = tmp_path / f"f{i}"
+        src.write_bytes(b"x" * i)
+        with open(src, "rb") as f:
+            put = one_conn.put_object(Bucket=bucket, Key=f"f{i}", Body=f)
+        assert put.get("ETag") == '"%s"' % hashlib.md5(b"x" * i).hexdigest(), put
+    sizes = {o["Key"]: o["Size"] for o in one_conn.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert sizes == {"f0": 0, "f1": 1, "f2": 2}
+
+
 def test_upload_file_multipart(s3, bucket, tmp_path):
     data = os.urandom(12 * MiB)
     src = tmp_path / "big.bin"

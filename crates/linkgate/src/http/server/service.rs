@@ -52,6 +52,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     fn call(&self, req: Request<Incoming>) -> ResponseFuture {
         let guard = RequestGuard::new(self.conn.clone());
         let (mut parts, body) = req.into_parts();
+        let close_after = expects_continue_without_body(&parts, &body);
         let size = head_size(&parts);
         if size > self.max_header_bytes {
             tracing::debug!(peer = %self.info.peer, size, "request head too large");
@@ -63,10 +64,28 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let req = Request::from_parts(parts, Body::new(TimedBody::new(body, self.body_timeout)));
         let response = hyper::service::Service::call(&self.app, req);
         Box::pin(async move {
-            let response = response.await?;
+            let mut response = response.await?;
+            if close_after {
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             Ok(response.map(|b| GuardedBody::new(b, guard)))
         })
     }
+}
+
+/// Whether the request asked for `100 Continue` but has no body, so hyper will
+/// answer with the final response alone (RFC 9110 §10.1.1 allows it).
+///
+/// botocore mishandles that early answer: it remembers the status line and
+/// reuses it for the *next* response on the same connection, then reads that
+/// response's body until the connection closes (every 0-byte `aws s3 cp`
+/// followed by another upload stalled for the idle timeout). Closing the
+/// connection after such a response resets botocore's state; real S3 avoids the
+/// bug by always sending `100 Continue`, which hyper cannot be told to do.
+fn expects_continue_without_body(parts: &axum::http::request::Parts, body: &Incoming) -> bool {
+    use hyper::body::Body as _;
+    let expects = parts.headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    expects && body.is_end_stream()
 }
 
 /// The request head's size as S3 counts it: the request line and every header

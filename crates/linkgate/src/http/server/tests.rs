@@ -183,6 +183,32 @@ async fn requests_carry_connect_info_and_connection_info() {
     assert_eq!(body, format!("{:?} {:?}", Some(me), Some(ConnectionInfo { peer: me, tls: false })));
 }
 
+/// botocore reuses an early final status line for the next response on the
+/// connection, so an empty request that asked for `100 Continue` must not leave
+/// the connection open; one with a body gets its `100 Continue` and keeps it.
+#[tokio::test]
+async fn expect_continue_without_a_body_closes_the_connection() {
+    let server = start(limits()).await;
+    let mut s = connect(server.addr).await;
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n").await.unwrap();
+    let reply = read_reply(&mut s).await;
+    assert_eq!((reply.status, reply.body.as_slice()), (200, b"0".as_slice()), "{}", reply.head);
+    assert!(reply.head.to_ascii_lowercase().contains("connection: close"), "{}", reply.head);
+    closed_after(&mut s, Duration::from_secs(2)).await;
+
+    let mut s = connect(server.addr).await;
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n").await.unwrap();
+    let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut got = [0u8; 25];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut got)).await.unwrap().unwrap();
+    assert_eq!(&got, interim, "{:?}", String::from_utf8_lossy(&got));
+    s.write_all(b"xy").await.unwrap();
+    let reply = read_reply(&mut s).await;
+    assert_eq!((reply.status, reply.body.as_slice()), (200, b"2".as_slice()), "{}", reply.head);
+    assert!(!reply.head.to_ascii_lowercase().contains("connection: close"), "{}", reply.head);
+    get_ok(&mut s, "/hello").await;
+}
+
 #[tokio::test]
 async fn idle_fresh_socket_is_closed() {
     let server = start(limits()).await;
