@@ -58,9 +58,11 @@ const REJECT_BUDGET: Duration = Duration::from_secs(2);
 /// one non-blocking write and is closed at once.
 const MAX_REJECTING: usize = 64;
 /// Descriptors the process needs besides connections: the listener, the
-/// database, object files being read or written, connections being answered 503,
-/// upstream sockets.
+/// database, connections being answered 503, upstream sockets, uploads' temp files.
 const FD_RESERVE: u64 = 256;
+/// Descriptors one connection may hold: its socket and the object file a
+/// download streams from for as long as the client takes to read it.
+const FDS_PER_CONNECTION: u64 = 2;
 /// hyper's hard cap on the request head is this many times `max_header_bytes`
 /// (at least [`MIN_HARD_HEAD_BYTES`]): between the two, S3's error; beyond, 431.
 const HARD_HEAD_FACTOR: usize = 4;
@@ -312,24 +314,26 @@ fn is_out_of_descriptors(_: &std::io::Error) -> bool {
     false
 }
 
-/// The connection cap in force: `max_connections`, lowered so that the
-/// connections plus [`FD_RESERVE`] fit under the open-file limit (with a warning),
-/// so that the cap (where idle connections make room) is reached before EMFILE
-/// (where the kernel's backlog fills and every client is locked out).
+/// The connection cap in force: `max_connections`, lowered so that
+/// [`FDS_PER_CONNECTION`] descriptors per connection plus [`FD_RESERVE`] fit under
+/// the open-file limit (with a warning), so that the cap (where idle connections
+/// make room and the rest get a clean 503) is reached before EMFILE (where object
+/// files fail to open and the kernel's backlog fills).
 fn connection_cap(max_connections: usize, fd_limit: Option<u64>) -> usize {
     let max_connections = max_connections.max(1);
     let Some(fd_limit) = fd_limit else {
         return max_connections;
     };
-    if (max_connections as u64).saturating_add(FD_RESERVE) <= fd_limit {
+    let fits = fd_limit.saturating_sub(FD_RESERVE) / FDS_PER_CONNECTION;
+    if max_connections as u64 <= fits {
         return max_connections;
     }
-    let cap = usize::try_from(fd_limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX).clamp(1, max_connections);
+    let cap = usize::try_from(fits).unwrap_or(usize::MAX).clamp(1, max_connections);
     tracing::warn!(
         max_connections,
         open_file_limit = fd_limit,
         using = cap,
-        "limits.max_connections plus {FD_RESERVE} spare descriptors exceeds the open-file limit; \
+        "limits.max_connections × {FDS_PER_CONNECTION} descriptors plus {FD_RESERVE} spare exceeds the open-file limit; \
          using a lower cap (raise `ulimit -n` to allow more)"
     );
     cap

@@ -471,7 +471,9 @@ fn head_size_counts_request_line_and_fields() {
 fn connection_cap_fits_under_the_open_file_limit() {
     assert_eq!(super::connection_cap(4096, None), 4096);
     assert_eq!(super::connection_cap(4096, Some(1 << 20)), 4096);
-    assert_eq!(super::connection_cap(4096, Some(1024)), 1024 - super::FD_RESERVE as usize);
+    assert_eq!(super::connection_cap(4096, Some(1024)), (1024 - 256) / 2);
+    assert_eq!(super::connection_cap(4096, Some(8448)), 4096);
+    assert_eq!(super::connection_cap(4096, Some(8447)), 4095);
     assert_eq!(super::connection_cap(4096, Some(10)), 1);
     assert_eq!(super::connection_cap(0, None), 1);
 }
