@@ -4,9 +4,9 @@
 //! A write goes to a temporary file (mode 0600), is fsynced, renamed into place and
 //! the rename fsynced: a blob id exists only once its bytes are durable, and a
 //! crash leaves at most a temporary file (removed at the next start) or a blob no
-//! row points at (reclaimed by the object service at start). Reads go through
-//! tokio's file, which borrows a blocking thread for each chunk read and gives it
-//! back: a slow client holds a socket and one chunk, never a thread.
+//! row points at (reclaimed by the object service at start). Reads borrow a
+//! blocking thread per chunk and give it back ([`super::file_chunks`]): a slow
+//! client holds a socket, the open file and one chunk, never a thread.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,10 +15,11 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
 
 use super::blobs::{BlobStore, ByteStream, NewBlob, PutError};
+use super::file_chunks::{self, Opened};
 use super::{StoreError, StoreResult};
 use crate::ids::random_hex;
 
@@ -175,14 +176,6 @@ impl FsBlobs {
     }
 }
 
-fn not_found_is_none<T>(r: io::Result<T>) -> StoreResult<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[async_trait]
 impl BlobStore for FsBlobs {
     async fn put(&self, body: ByteStream) -> Result<NewBlob, PutError> {
@@ -201,21 +194,15 @@ impl BlobStore for FsBlobs {
         }
         let path = self.path(id).map_err(StoreError::from)?;
         let deletes_seen = self.deletes_seen();
-        let Some(mut file) = not_found_is_none(tokio::fs::File::open(&path).await)? else { return Ok(None) };
-        let size = file.metadata().await?.len();
-        if size <= SMALL_FILE {
-            let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            file.read_to_end(&mut buf).await?;
-            let all = Bytes::from(buf);
-            self.remember(id, &all, deletes_seen);
-            return Ok(Some(futures_util::stream::once(std::future::ready(range(all).map_err(Into::into))).boxed()));
+        match file_chunks::open(path, SMALL_FILE).await? {
+            Opened::Missing => Ok(None),
+            Opened::Small(all) => {
+                self.remember(id, &all, deletes_seen);
+                Ok(Some(futures_util::stream::once(std::future::ready(range(all).map_err(Into::into))).boxed()))
+            }
+            Opened::Large(_, size) if start + len > size => Err(StoreError::corrupt(format!("blob {id} is shorter than its object"))),
+            Opened::Large(file, _) => Ok(Some(file_chunks::stream(file, start, len, READ_CHUNK))),
         }
-        if start + len > size {
-            return Err(StoreError::corrupt(format!("blob {id} is shorter than its object")));
-        }
-        file.seek(io::SeekFrom::Start(start)).await?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK).map_err(|e| Box::new(e) as _);
-        Ok(Some(stream.boxed()))
     }
 
     async fn concat(&self, ids: &[String]) -> StoreResult<NewBlob> {

@@ -15,6 +15,7 @@
 pub mod blobs;
 pub mod cached;
 mod error;
+mod file_chunks;
 pub mod fs_blobs;
 pub mod identity;
 pub mod links;

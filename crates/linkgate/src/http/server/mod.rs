@@ -58,10 +58,10 @@ const REJECT_BUDGET: Duration = Duration::from_secs(2);
 /// one non-blocking write and is closed at once.
 const MAX_REJECTING: usize = 64;
 /// Descriptors the process needs besides connections: the listener, the
-/// database, connections being answered 503, upstream sockets, uploads' temp files.
+/// database, connections being answered 503, upstream sockets.
 const FD_RESERVE: u64 = 256;
-/// Descriptors one connection may hold: its socket and the object file a
-/// download streams from for as long as the client takes to read it.
+/// Descriptors one connection may hold: its socket and the object file its
+/// request streams from or to (a download holds it as long as the client reads).
 const FDS_PER_CONNECTION: u64 = 2;
 /// hyper's hard cap on the request head is this many times `max_header_bytes`
 /// (at least [`MIN_HARD_HEAD_BYTES`]): between the two, S3's error; beyond, 431.
