@@ -28,7 +28,10 @@ medians over the rounds of that build's figure (a figure is itself the median of
 more req/s, but also more latency, seconds or memory — the arrow says which way is
 better); the per-round columns give every round's figure, in round order, and the
 per-round ratio. With old = new (the same binary twice) the ratios show the noise
-of the machine: expect 1.00 ± a few per cent for req/s, more for p99.
+of the machine: expect 1.00 ± a few per cent for req/s, more for p99. The
+"server CPU µs/req" rows (user + system time of the server process over the wrk
+run, divided by the requests served) do not depend on how much of the machine wrk
+and other work took, so they are the steadier measure of per-request cost.
 `--json PATH` writes every figure.
 """
 
@@ -112,6 +115,8 @@ def run_bench(name, binary, a):
             metrics[f"GET {o} req/s ↑"] = med(r["rps"] for r in rs)
             metrics[f"GET {o} p50 ms ↓"] = med(r["p50_ms"] for r in rs)
             metrics[f"GET {o} p99 ms ↓"] = med(r["p99_ms"] for r in rs)
+            if all(r.get("cpu_us_per_req") is not None for r in rs):
+                metrics[f"GET {o} server CPU µs/req ↓"] = med(r["cpu_us_per_req"] for r in rs)
         for big in report["big"]:
             metrics["GET 1GiB seconds ↓"] = med(big["seconds"])
             metrics["GET 1GiB peak RSS MiB ↓"] = max(big["peak_rss_mib"])
@@ -121,6 +126,8 @@ def run_bench(name, binary, a):
             metrics[f"{label}: redemptions/s ↑"] = med(r["rps"] for r in rs)
             metrics[f"{label}: p50 ms ↓"] = med(r["p50_ms"] for r in rs)
             metrics[f"{label}: p99 ms ↓"] = med(r["p99_ms"] for r in rs)
+            if all(r.get("cpu_us_per_req") is not None for r in rs):
+                metrics[f"{label}: server CPU µs/req ↓"] = med(r["cpu_us_per_req"] for r in rs)
     return metrics
 
 

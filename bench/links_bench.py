@@ -79,7 +79,7 @@ def main():
         }
         results = {}
         for label, link in links.items():
-            results[label] = [wrk(link["url"], a.duration) for _ in range(a.runs)]
+            results[label] = [wrk(link["url"], a.duration, pid=proc.pid) for _ in range(a.runs)]
             print(f"  {label}: " + ", ".join(f"{r[0]:.0f}" for r in results[label]), file=sys.stderr)
         limiter = f"rate limit {a.rate_limit:,}/s per address" if a.rate_limit else "rate limit off"
         print(f"\n## Link redemptions, GET /l/{{token}} 4 KiB stream, wrk -t2 -c64 -d{a.duration}s, {a.runs} run(s), {limiter}\n",
@@ -92,7 +92,8 @@ def main():
         if a.json:
             write_json(a.json, {"bench": "links", "bin": linkgate, "duration": a.duration, "runs": a.runs,
                                 "rate_limit": a.rate_limit,
-                                "links": [{"link": label, "runs": [{"rps": r[0], "p50_ms": r[1], "p99_ms": r[2]} for r in rs]}
+                                "links": [{"link": label, "runs": [{"rps": r[0], "p50_ms": r[1], "p99_ms": r[2], "cpu_us_per_req": r[3]}
+                                                                     for r in rs]}
                                           for label, rs in results.items()]})
     finally:
         stop_server(proc, work)

@@ -104,17 +104,24 @@ impl BufferedLinks {
         }
         let uses: Vec<UseCount> =
             taken.uses.iter().map(|(id, (count, last))| UseCount { link_id: id.clone(), count: *count, last_ms: *last }).collect();
+        // Issued together, so a group-committing store writes all three in one
+        // transaction; each can still fail (and stay buffered) on its own.
+        let (counted, appended, settled) = tokio::join!(
+            self.inner.count_uses(&uses),
+            self.inner.append_audit(&taken.audit),
+            self.inner.settle_audit(&taken.settles),
+        );
         let mut left = Pending::default();
         let mut result = Ok(());
-        if let Err(e) = self.inner.count_uses(&uses).await {
+        if let Err(e) = counted {
             left.uses = taken.uses;
             result = Err(e);
         }
-        if let Err(e) = self.inner.append_audit(&taken.audit).await {
+        if let Err(e) = appended {
             left.audit = taken.audit;
             result = result.and(Err(e));
         }
-        if let Err(e) = self.inner.settle_audit(&taken.settles).await {
+        if let Err(e) = settled {
             left.settles = taken.settles;
             result = result.and(Err(e));
         }
