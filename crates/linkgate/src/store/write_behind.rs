@@ -106,11 +106,8 @@ impl BufferedLinks {
             taken.uses.iter().map(|(id, (count, last))| UseCount { link_id: id.clone(), count: *count, last_ms: *last }).collect();
         // Issued together, so a group-committing store writes all three in one
         // transaction; each can still fail (and stay buffered) on its own.
-        let (counted, appended, settled) = tokio::join!(
-            self.inner.count_uses(&uses),
-            self.inner.append_audit(&taken.audit),
-            self.inner.settle_audit(&taken.settles),
-        );
+        let (counted, appended, settled) =
+            tokio::join!(self.inner.count_uses(&uses), self.inner.append_audit(&taken.audit), self.inner.settle_audit(&taken.settles),);
         let mut left = Pending::default();
         let mut result = Ok(());
         if let Err(e) = counted {
