@@ -111,24 +111,25 @@ def run_bench(name, binary, a):
     med = statistics.median
     if name == "get":
         for cell in report["cells"]:
-            o, rs = cell["object"], cell["runs"]
-            metrics[f"GET {o} req/s ↑"] = med(r["rps"] for r in rs)
-            metrics[f"GET {o} p50 ms ↓"] = med(r["p50_ms"] for r in rs)
-            metrics[f"GET {o} p99 ms ↓"] = med(r["p99_ms"] for r in rs)
-            if all(r.get("cpu_us_per_req") is not None for r in rs):
-                metrics[f"GET {o} server CPU µs/req ↓"] = med(r["cpu_us_per_req"] for r in rs)
+            add_run_metrics(metrics, f"GET {cell['object']}", "req/s", cell["runs"])
         for big in report["big"]:
             metrics["GET 1GiB seconds ↓"] = med(big["seconds"])
             metrics["GET 1GiB peak RSS MiB ↓"] = max(big["peak_rss_mib"])
     else:
         for link in report["links"]:
-            label, rs = link["link"], link["runs"]
-            metrics[f"{label}: redemptions/s ↑"] = med(r["rps"] for r in rs)
-            metrics[f"{label}: p50 ms ↓"] = med(r["p50_ms"] for r in rs)
-            metrics[f"{label}: p99 ms ↓"] = med(r["p99_ms"] for r in rs)
-            if all(r.get("cpu_us_per_req") is not None for r in rs):
-                metrics[f"{label}: server CPU µs/req ↓"] = med(r["cpu_us_per_req"] for r in rs)
+            add_run_metrics(metrics, f"{link['link']}:", "redemptions/s", link["runs"])
     return metrics
+
+
+def add_run_metrics(metrics, label, rate_name, runs):
+    """Medians over one cell's wrk runs: rate, p50, p99 and, when every run has it,
+    the server's CPU time per request."""
+    med = statistics.median
+    metrics[f"{label} {rate_name} ↑"] = med(r["rps"] for r in runs)
+    metrics[f"{label} p50 ms ↓"] = med(r["p50_ms"] for r in runs)
+    metrics[f"{label} p99 ms ↓"] = med(r["p99_ms"] for r in runs)
+    if all(r.get("cpu_us_per_req") is not None for r in runs):
+        metrics[f"{label} server CPU µs/req ↓"] = med(r["cpu_us_per_req"] for r in runs)
 
 
 def fmt(v):

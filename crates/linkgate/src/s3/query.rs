@@ -13,8 +13,7 @@ impl Query {
             .filter(|s| !s.is_empty())
             .map(|seg| {
                 let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
-                let d = |s: &str| String::from_utf8_lossy(&sigv4::encode::decode(s)).into_owned();
-                (d(k), d(v))
+                (decode(k), decode(v))
             })
             .collect();
         Self(pairs)
@@ -38,5 +37,29 @@ impl Query {
     /// Every (name, value), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// Percent-decodes one side of a pair, copying once (invalid UTF-8 becomes U+FFFD).
+fn decode(s: &str) -> String {
+    match sigv4::encode::decode(s) {
+        std::borrow::Cow::Borrowed(_) => s.to_owned(),
+        std::borrow::Cow::Owned(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Query;
+
+    #[test]
+    fn decodes_each_side_and_keeps_order() {
+        let q = Query::parse("b=2&&a=x%2Fy&uploads&c=%FFz&a=again");
+        let pairs: Vec<_> = q.iter().collect();
+        assert_eq!(pairs, [("b", "2"), ("a", "x/y"), ("uploads", ""), ("c", "\u{FFFD}z"), ("a", "again")]);
+        assert_eq!(q.get("a"), Some("x/y"));
+        assert!(q.has("uploads"));
+        assert!(!q.has("upload"));
+        assert!(Query::parse("&&").is_empty());
     }
 }

@@ -96,6 +96,11 @@ pub trait LinkStore: Send + Sync {
     async fn append_audit(&self, rows: &[AuditRecord]) -> StoreResult<()>;
     /// Settles audit rows written by [`LinkStore::consume`].
     async fn settle_audit(&self, settles: &[AuditSettle]) -> StoreResult<()>;
+    /// [`LinkStore::count_uses`], [`LinkStore::append_audit`] and
+    /// [`LinkStore::settle_audit`] together, all or nothing: the write-behind
+    /// buffer's flush, which then costs one commit, and which it can retry whole
+    /// after a failure without counting a use twice.
+    async fn record_activity(&self, uses: &[UseCount], rows: &[AuditRecord], settles: &[AuditSettle]) -> StoreResult<()>;
     /// The latest `limit` attempts on a link, oldest first.
     async fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>>;
     /// Deletes links dead (expired, used up or revoked) for longer than

@@ -39,6 +39,7 @@ pub async fn run(store: Arc<dyn LinkStore>) {
     check_refund(s).await;
     check_settle_audit(s).await;
     check_count_uses(s).await;
+    check_record_activity(s).await;
     check_audit_trail(s).await;
     check_revoke(s).await;
     check_cut_group_expiry(s).await;
@@ -503,6 +504,33 @@ pub async fn check_count_uses(s: &dyn LinkStore) {
     .unwrap();
     assert_eq!(read(s, "cu-1").await.uses, 6);
     assert_eq!(read(s, "cu-2").await.uses, 1);
+}
+
+/// Recording a flush's activity counts the uses, appends the rows and settles
+/// the earlier ones, like the three calls it stands for.
+pub async fn check_record_activity(s: &dyn LinkStore) {
+    create(s, &object_link("ra", "b", "k")).await;
+    s.record_activity(&[], &[], &[]).await.unwrap();
+    let pending = AuditRecord { status: 0, outcome: String::new(), bytes: 0, ..attempt("ra", 8_000, "") };
+    let (_, written) = consumed(s, "ra", 8_000, &pending).await;
+    s.record_activity(
+        &[UseCount { link_id: "ra".into(), count: 2, last_ms: 8_200 }, UseCount { link_id: "ra-unknown".into(), count: 1, last_ms: 1 }],
+        &[attempt("ra", 8_100, "granted"), attempt("ra", 8_200, "expired")],
+        &[AuditSettle { id: written, status: 200, outcome: "granted".into(), bytes: 42 }],
+    )
+    .await
+    .unwrap();
+    let link = read(s, "ra").await;
+    assert_eq!(link.uses, 3, "the use taken plus the two counted");
+    assert_eq!(s.link("ra-unknown").await.unwrap(), None, "counting does not create links");
+    assert_eq!(
+        s.audit("ra", 10).await.unwrap(),
+        [
+            AuditRecord { status: 200, outcome: "granted".into(), bytes: 42, ..pending },
+            attempt("ra", 8_100, "granted"),
+            attempt("ra", 8_200, "expired"),
+        ]
+    );
 }
 
 /// The audit trail: the latest `limit` attempts, oldest first (by time, whatever

@@ -85,12 +85,25 @@ impl TimedIo {
     }
 }
 
-/// Points `timer` at `deadline` and polls it (which registers the waker).
+/// Tells whether `deadline` has passed, and makes sure the task wakes by then.
+///
+/// The idle deadline moves later with every request on a keep-alive connection;
+/// re-registering the timer each time would cost a timer-wheel update per
+/// request. So a timer that is due earlier than `deadline` is left alone: it
+/// fires early at most once per timeout period, and is moved then.
 fn expired(timer: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
     let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-    if timer.deadline() != deadline {
+    if timer.deadline() > deadline {
         timer.as_mut().reset(deadline);
     }
+    if timer.as_mut().poll(cx).is_pending() {
+        return false;
+    }
+    if Instant::now() >= deadline {
+        return true;
+    }
+    // It fired for an earlier deadline that has since moved on.
+    timer.as_mut().reset(deadline);
     timer.as_mut().poll(cx).is_ready()
 }
 

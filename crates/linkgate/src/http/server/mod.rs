@@ -114,6 +114,10 @@ impl Settings {
             // Three times the sum of ours (390 s by default): a reader that just
             // passes the send timeout's rule (NOTSENT_LOWAT / 2 per send timeout,
             // ~1.1 KB/s by default) drains that tail in ~270 s.
+            // Not only a backstop: without a hyper timer the idle timer never
+            // started after a keep-alive response (seen in
+            // `idle_keep_alive_socket_is_closed_after_a_response`), as hyper then
+            // polled no read once the response was out.
             .timer(TokioTimer::new())
             .header_read_timeout((io.idle + io.header + io.send) * 3);
         Self {

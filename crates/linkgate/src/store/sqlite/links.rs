@@ -78,6 +78,16 @@ fn insert_audit(c: &Connection, rec: &AuditRecord) -> rusqlite::Result<AuditId> 
     Ok(AuditId(c.last_insert_rowid()))
 }
 
+/// Adds uses to links without `max_uses`; unknown links are skipped.
+fn add_uses(c: &Connection, uses: &[UseCount]) -> rusqlite::Result<()> {
+    let mut stmt =
+        c.prepare_cached("UPDATE links SET uses = uses + ?2, last_used_ms = MAX(COALESCE(last_used_ms, 0), ?3) WHERE id = ?1")?;
+    for u in uses {
+        stmt.execute(params![u.link_id, to_i64(u.count), u.last_ms])?;
+    }
+    Ok(())
+}
+
 fn settle(c: &Connection, s: &AuditSettle) -> rusqlite::Result<()> {
     c.prepare_cached("UPDATE link_audit SET status = ?2, outcome = ?3, bytes = ?4 WHERE rowid = ?1")?.execute(params![
         s.id.0,
@@ -260,15 +270,7 @@ impl LinkStore for Sqlite {
             return Ok(());
         }
         let uses = uses.to_vec();
-        self.write("count link uses", move |c| {
-            let mut stmt =
-                c.prepare_cached("UPDATE links SET uses = uses + ?2, last_used_ms = MAX(COALESCE(last_used_ms, 0), ?3) WHERE id = ?1")?;
-            for u in &uses {
-                stmt.execute(params![u.link_id, to_i64(u.count), u.last_ms])?;
-            }
-            Ok(())
-        })
-        .await
+        self.write("count link uses", move |c| add_uses(c, &uses)).await
     }
 
     async fn append_audit(&self, rows: &[AuditRecord]) -> StoreResult<()> {
@@ -285,6 +287,20 @@ impl LinkStore for Sqlite {
         }
         let settles = settles.to_vec();
         self.write("settle link audit", move |c| settles.iter().try_for_each(|s| settle(c, s))).await
+    }
+
+    async fn record_activity(&self, uses: &[UseCount], rows: &[AuditRecord], settles: &[AuditSettle]) -> StoreResult<()> {
+        if uses.is_empty() && rows.is_empty() && settles.is_empty() {
+            return Ok(());
+        }
+        let (uses, rows, settles) = (uses.to_vec(), rows.to_vec(), settles.to_vec());
+        // One job, so one savepoint: a failure anywhere leaves nothing written.
+        self.write("record link activity", move |c| {
+            add_uses(c, &uses)?;
+            rows.iter().try_for_each(|r| insert_audit(c, r).map(drop))?;
+            settles.iter().try_for_each(|s| settle(c, s))
+        })
+        .await
     }
 
     async fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>> {
