@@ -97,7 +97,7 @@ async fn bucket_create_head_location_list_delete() {
     make_bucket(&c, "bkt").await;
     let head = c.head_bucket().bucket("bkt").send().await.unwrap();
     assert_eq!(head.bucket_region(), Some(REGION));
-    failure(c.create_bucket().bucket("bkt").send().await).assert(409, "BucketAlreadyOwnedByYou");
+    c.create_bucket().bucket("bkt").send().await.expect("us-east-1 answers 200 to the owner creating it again");
 
     // us-east-1 answers an empty LocationConstraint.
     let loc = c.get_bucket_location().bucket("bkt").send().await.unwrap();

@@ -28,8 +28,9 @@ impl ObjectAttrs {
         let mut stored = Vec::new();
         for name in STORED_HEADERS {
             if let Some(mut v) = get(name) {
-                if name == "content-encoding" {
-                    // aws-chunked is a transfer detail of this request, not of the object.
+                if name == "content-encoding" && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("aws-chunked")) {
+                    // aws-chunked is a transfer detail of this request, not of the
+                    // object; any other value is kept exactly as sent.
                     v = v.split(',').map(str::trim).filter(|t| !t.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(",");
                     if v.is_empty() {
                         continue;
@@ -154,6 +155,9 @@ mod tests {
         let a = ObjectAttrs::from_headers(&h);
         assert_eq!(a.content_type.as_deref(), Some("text/plain"));
         assert_eq!(a.headers, [("content-encoding".to_owned(), "gzip".to_owned()), ("x-amz-meta-owner".to_owned(), "ops".to_owned())]);
+        let mut h = HeaderMap::new();
+        h.insert("content-encoding", "deflate, gzip".parse().unwrap());
+        assert_eq!(ObjectAttrs::from_headers(&h).headers, [("content-encoding".to_owned(), "deflate, gzip".to_owned())]);
     }
 
     #[test]

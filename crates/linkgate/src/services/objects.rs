@@ -294,11 +294,13 @@ impl Objects {
     }
 
     /// Fails before a large body is read when the answer is already known: no
-    /// bucket, or `If-None-Match: *` on an existing object.
+    /// bucket, `If-None-Match: *` on an existing object, or `If-Match` on a
+    /// missing one (S3: 404 `NoSuchKey`, not 412).
     pub async fn precheck_put(&self, bucket: &str, key: &str, cond: &WriteCondition) -> Result<(), S3Error> {
         match self.meta.object(bucket, key).await? {
             Lookup::NoBucket => Err(S3Error::no_such_bucket(bucket)),
             Lookup::Found(_) if *cond == WriteCondition::NotExists => Err(S3Error::precondition_failed("If-None-Match")),
+            Lookup::NoKey if matches!(cond, WriteCondition::EtagMatches(_)) => Err(S3Error::no_such_key(key)),
             _ => Ok(()),
         }
     }
@@ -334,8 +336,14 @@ impl Objects {
                 Ok(staged.meta)
             }
             WriteOutcome::NoBucket => Err(S3Error::no_such_bucket(&staged.meta.bucket)),
+            WriteOutcome::ConditionFailed if *cond == WriteCondition::NotExists => Err(S3Error::precondition_failed("If-None-Match")),
             WriteOutcome::ConditionFailed => {
-                Err(S3Error::precondition_failed(if *cond == WriteCondition::NotExists { "If-None-Match" } else { "If-Match" }))
+                // `If-Match` on a key deleted since the precheck: S3 says it is missing.
+                let (bucket, key) = (&staged.meta.bucket, &staged.meta.key);
+                match self.meta.object(bucket, key).await? {
+                    Lookup::NoKey => Err(S3Error::no_such_key(key)),
+                    _ => Err(S3Error::precondition_failed("If-Match")),
+                }
             }
         }
     }
@@ -366,6 +374,10 @@ impl Objects {
     pub async fn list(&self, bucket: &str, prefix: &str, delimiter: &str, after: &str, max_keys: usize) -> Result<Page, S3Error> {
         self.bucket(bucket).await?;
         let mut page = Page::default();
+        if max_keys == 0 {
+            // S3: an empty page that is not truncated (there is no token to give).
+            return Ok(page);
+        }
         let mut cursor = after.to_owned();
         // Resuming after a common prefix (NextMarker / token): its keys were rolled up already.
         let rest = after.strip_prefix(prefix).unwrap_or("");

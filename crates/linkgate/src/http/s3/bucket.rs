@@ -38,7 +38,9 @@ pub(crate) async fn list_buckets(call: &S3Call<'_>) -> S3Result {
     Ok(xml_response(w.finish()))
 }
 
-/// CreateBucket. A `LocationConstraint` other than our region is refused.
+/// CreateBucket. A `LocationConstraint` other than our region is refused; a
+/// bucket that exists already (every bucket is the owner's) is 200 in us-east-1
+/// and 409 `BucketAlreadyOwnedByYou` elsewhere, as in S3.
 pub(crate) async fn create_bucket(call: &S3Call<'_>, bucket: &str, body: Body) -> S3Result {
     let doc = read_small(call, body, 64 * 1024).await?;
     if !doc.iter().all(u8::is_ascii_whitespace) {
@@ -53,7 +55,8 @@ pub(crate) async fn create_bucket(call: &S3Call<'_>, bucket: &str, body: Body) -
             ));
         }
     }
-    if !call.state.objects.create_bucket(bucket).await? {
+    // In us-east-1, S3 answers 200 to the owner creating a bucket again.
+    if !call.state.objects.create_bucket(bucket).await? && call.state.config.region != "us-east-1" {
         return Err(S3Error::new(
             "BucketAlreadyOwnedByYou",
             409,
