@@ -89,3 +89,70 @@ async fn content_encoding_comes_back_as_sent() {
     let head = c.head_object().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(head.content_encoding(), Some("deflate, gzip"));
 }
+
+/// Were ignored (every bucket, always): ListBuckets pages with `max-buckets` and
+/// `continuation-token`, and filters with `prefix`.
+#[tokio::test]
+async fn list_buckets_pages_and_filters() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    for b in ["lb-e", "lb-a", "other", "lb-c", "lb-b", "lb-d"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let names = |out: &aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
+        out.buckets().iter().map(|b| b.name().unwrap().to_owned()).collect()
+    };
+    let all = c.list_buckets().send().await.unwrap();
+    assert_eq!(names(&all), ["lb-a", "lb-b", "lb-c", "lb-d", "lb-e", "other"]);
+    assert!(all.continuation_token().is_none());
+
+    let mut seen = Vec::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let out = c.list_buckets().prefix("lb-").max_buckets(2).set_continuation_token(token).send().await.unwrap();
+        assert_eq!(out.prefix(), Some("lb-"));
+        assert!(out.buckets().len() <= 2, "{out:?}");
+        seen.extend(names(&out));
+        pages += 1;
+        token = out.continuation_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["lb-a", "lb-b", "lb-c", "lb-d", "lb-e"]);
+    assert_eq!(pages, 3);
+
+    let r = c.list_buckets().max_buckets(0).send().await;
+    assert_eq!(status_and_code(r), (400, Some("InvalidArgument".into())));
+    let r = c.list_buckets().continuation_token("not a token!").send().await;
+    assert_eq!(status_and_code(r), (400, Some("InvalidArgument".into())));
+}
+
+/// Was 404 `NoSuchKey` for anyone who may read objects: S3 says a key is missing
+/// only to a caller who may list the bucket, and 403 `AccessDenied` to others
+/// (headers and presigned URLs alike), so existence cannot be probed.
+#[tokio::test]
+async fn missing_key_is_access_denied_without_list_bucket() {
+    let s = TestServer::start().await;
+    s.plain_client().create_bucket().bucket("bkt").send().await.unwrap();
+    s.plain_client().put_object().bucket("bkt").key("there").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    let read_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
+    let (ak, sk) = common::admin::user_with_key(&s, "reader", Some(read_only)).await;
+    let reader = s.client_as(&ak, &sk);
+    reader.get_object().bucket("bkt").key("there").send().await.expect("an existing key is readable");
+    assert_eq!(status_and_code(reader.get_object().bucket("bkt").key("absent").send().await), (403, Some("AccessDenied".into())));
+    assert_eq!(status_and_code(reader.head_object().bucket("bkt").key("absent").send().await).0, 403);
+    let presigned = reader.get_object().bucket("bkt").key("absent").presigned(common::presign_for(300)).await.unwrap();
+    common::send_presigned(&presigned, "").await.assert_error(403, "AccessDenied", None);
+
+    let lister = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"},
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::bkt"}]}"#;
+    let (ak, sk) = common::admin::user_with_key(&s, "lister", Some(lister)).await;
+    let lister = s.client_as(&ak, &sk);
+    assert_eq!(status_and_code(lister.get_object().bucket("bkt").key("absent").send().await), (404, Some("NoSuchKey".into())));
+    assert_eq!(status_and_code(lister.head_object().bucket("bkt").key("absent").send().await).0, 404);
+    let root = s.plain_client();
+    assert_eq!(status_and_code(root.get_object().bucket("bkt").key("absent").send().await), (404, Some("NoSuchKey".into())));
+}

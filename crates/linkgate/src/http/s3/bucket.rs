@@ -20,9 +20,26 @@ pub(crate) fn owner(w: &mut XmlWriter, call: &S3Call<'_>) {
     w.close("Owner");
 }
 
-/// ListBuckets.
+/// Most buckets one ListBuckets page holds, and the default page size.
+const MAX_BUCKETS: usize = 10_000;
+
+/// ListBuckets, in name order: `prefix`, and pages of `max-buckets` (1 to
+/// 10,000) joined by `continuation-token`.
 pub(crate) async fn list_buckets(call: &S3Call<'_>) -> S3Result {
-    let buckets = call.state.objects.list_buckets().await?;
+    let q = &call.query;
+    let max = match q.get("max-buckets") {
+        None => MAX_BUCKETS,
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_BUCKETS).contains(&n) => n,
+            _ => return Err(S3Error::invalid_argument("Argument max-buckets must be an integer between 1 and 10000", "max-buckets", v)),
+        },
+    };
+    let prefix = q.get("prefix").unwrap_or("");
+    let after = q.get("continuation-token").map(super::list::decode_token).transpose()?.unwrap_or_default();
+    let mut buckets: Vec<_> =
+        call.state.objects.list_buckets().await?.into_iter().filter(|b| b.name.starts_with(prefix) && b.name > after).collect();
+    let next = (buckets.len() > max).then(|| super::list::encode_token(&buckets[max - 1].name));
+    buckets.truncate(max);
     let mut w = XmlWriter::document();
     w.open_root("ListAllMyBucketsResult");
     owner(&mut w, call);
@@ -34,6 +51,12 @@ pub(crate) async fn list_buckets(call: &S3Call<'_>) -> S3Result {
         w.close("Bucket");
     }
     w.close("Buckets");
+    if let Some(next) = next {
+        w.element("ContinuationToken", &next);
+    }
+    if q.has("prefix") {
+        w.element("Prefix", prefix);
+    }
     w.close("ListAllMyBucketsResult");
     Ok(xml_response(w.finish()))
 }

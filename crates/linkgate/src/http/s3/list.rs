@@ -23,6 +23,17 @@ fn max_keys(call: &S3Call<'_>) -> Result<usize, S3Error> {
     }
 }
 
+/// A continuation token: the name listing resumes after, opaque to clients.
+pub(crate) fn encode_token(after: &str) -> String {
+    URL_SAFE_NO_PAD.encode(after)
+}
+
+/// The name a `continuation-token` resumes after; S3's 400 for one we did not make.
+pub(crate) fn decode_token(token: &str) -> Result<String, S3Error> {
+    let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+    raw.ok_or_else(|| S3Error::invalid_argument("The continuation token provided is incorrect", "continuation-token", token))
+}
+
 /// `encoding-type=url` encodes keys and prefixes (keeping `/`), for keys XML cannot carry.
 struct Enc(bool);
 
@@ -121,10 +132,7 @@ pub(crate) async fn list_objects_v2(call: &S3Call<'_>, bucket: &str) -> S3Result
     let q = &call.query;
     let token = q.get("continuation-token");
     let after = match token {
-        Some(t) => {
-            let raw = URL_SAFE_NO_PAD.decode(t.trim()).ok().and_then(|b| String::from_utf8(b).ok());
-            raw.ok_or_else(|| S3Error::invalid_argument("The continuation token provided is incorrect", "continuation-token", t))?
-        }
+        Some(t) => decode_token(t)?,
         None => q.get("start-after").unwrap_or("").to_owned(),
     };
     let mut l = Listing::begin(call, bucket, &after, "ListBucketResult").await?;
@@ -133,7 +141,7 @@ pub(crate) async fn list_objects_v2(call: &S3Call<'_>, bucket: &str) -> S3Result
     if let Some(t) = token {
         l.w.element("ContinuationToken", t);
     }
-    if let Some(next) = l.next().map(|n| URL_SAFE_NO_PAD.encode(n)) {
+    if let Some(next) = l.next().map(encode_token) {
         l.w.element("NextContinuationToken", &next);
     }
     if let Some(sa) = q.get("start-after") {

@@ -115,7 +115,22 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, request_id: String, 
     if let Authorization::Action { action, resource } = req.op.authorization(&req.target) {
         call.authorize(action, &resource)?;
     }
-    dispatch(&call, req.op, &req.target, body).await
+    let answer = dispatch(&call, req.op, &req.target, body).await;
+    match (answer, &req.target) {
+        (Err(e), Target::Object { bucket, .. })
+            if e.code == "NoSuchKey" && matches!(req.op, S3Operation::GetObject | S3Operation::HeadObject) =>
+        {
+            Err(hide_missing_key(&call, bucket).unwrap_or(e))
+        }
+        (answer, _) => answer,
+    }
+}
+
+/// S3 tells a caller that a key is missing only if it may list the bucket;
+/// anyone else gets the `AccessDenied` an existing key they may not read would
+/// get, so a narrowly scoped signer cannot probe which keys exist.
+fn hide_missing_key(call: &S3Call<'_>, bucket: &str) -> Option<S3Error> {
+    call.authorize("s3:ListBucket", &crate::auth::policy::s3_bucket_arn(bucket)).err()
 }
 
 /// One `match` from operation to handler. Authorization already happened (per key
