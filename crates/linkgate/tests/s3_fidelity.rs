@@ -156,3 +156,76 @@ async fn missing_key_is_access_denied_without_list_bucket() {
     let root = s.plain_client();
     assert_eq!(status_and_code(root.get_object().bucket("bkt").key("absent").send().await), (404, Some("NoSuchKey".into())));
 }
+
+/// Starts a one-part multipart upload of `body` at `bkt/key`; returns the upload
+/// id and the part list to complete it with.
+async fn one_part_upload(c: &aws_sdk_s3::Client, key: &str, body: &'static [u8]) -> (String, aws_sdk_s3::types::CompletedMultipartUpload) {
+    let id = c.create_multipart_upload().bucket("bkt").key(key).send().await.unwrap().upload_id().unwrap().to_owned();
+    let part =
+        c.upload_part().bucket("bkt").key(key).upload_id(&id).part_number(1).body(ByteStream::from_static(body)).send().await.unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+    (id, done)
+}
+
+/// Was 404 `NoSuchUpload`: S3 answers a repeated CompleteMultipartUpload (an SDK
+/// retrying after a lost response) with 200 and the same ETag while the object
+/// is still the one it made.
+#[tokio::test]
+async fn complete_multipart_upload_again_is_200() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (id, done) = one_part_upload(&c, "k", b"multipart body").await;
+    let first = c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(done.clone()).send().await.unwrap();
+    let again = c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(done.clone()).send().await.unwrap();
+    assert_eq!(again.e_tag(), first.e_tag());
+    assert!(first.e_tag().unwrap().ends_with("-1\""), "{first:?}");
+
+    // Once the key holds something else, the upload is gone for good.
+    c.put_object().bucket("bkt").key("k").body(ByteStream::from_static(b"other")).send().await.unwrap();
+    let r = c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(done).send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchUpload".into())));
+}
+
+/// Was ignored (the object was overwritten): CompleteMultipartUpload with
+/// `If-None-Match: *` on an existing key is 412 and leaves both the object and
+/// the upload; `If-Match` with the current ETag completes.
+#[tokio::test]
+async fn conditional_complete_multipart_upload() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let existing = c.put_object().bucket("bkt").key("k").body(ByteStream::from_static(b"existing")).send().await.unwrap();
+    let (id, done) = one_part_upload(&c, "k", b"replacement").await;
+    let r =
+        c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(done.clone()).if_none_match("*").send().await;
+    assert_eq!(status_and_code(r), (412, Some("PreconditionFailed".into())));
+    let r = c
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(done.clone())
+        .if_match("\"0123456789abcdef0123456789abcdef\"")
+        .send()
+        .await;
+    assert_eq!(status_and_code(r), (412, Some("PreconditionFailed".into())));
+    let body = c.get_object().bucket("bkt").key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.as_ref(), b"existing", "the object is untouched");
+    c.complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(done)
+        .if_match(existing.e_tag().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let body = c.get_object().bucket("bkt").key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.as_ref(), b"replacement");
+
+    let (id, done) = one_part_upload(&c, "new", b"fresh").await;
+    c.complete_multipart_upload().bucket("bkt").key("new").upload_id(&id).multipart_upload(done).if_none_match("*").send().await.unwrap();
+}

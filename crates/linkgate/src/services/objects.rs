@@ -27,7 +27,7 @@ use crate::s3::read::{Conditional, RangeSpec, evaluate_conditionals, parse_range
 use crate::s3::upload::{ObjectAttrs, PendingChecks, too_large};
 use crate::store::blobs::{BlobStore, BoxError, ByteStream, PutError};
 use crate::store::meta::{
-    BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
+    BucketInfo, Completion, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
 };
 
 /// Every part but the last must be at least this big (S3's rule).
@@ -336,15 +336,32 @@ impl Objects {
                 Ok(staged.meta)
             }
             WriteOutcome::NoBucket => Err(S3Error::no_such_bucket(&staged.meta.bucket)),
-            WriteOutcome::ConditionFailed if *cond == WriteCondition::NotExists => Err(S3Error::precondition_failed("If-None-Match")),
-            WriteOutcome::ConditionFailed => {
-                // `If-Match` on a key deleted since the precheck: S3 says it is missing.
-                let (bucket, key) = (&staged.meta.bucket, &staged.meta.key);
-                match self.meta.object(bucket, key).await? {
-                    Lookup::NoKey => Err(S3Error::no_such_key(key)),
-                    _ => Err(S3Error::precondition_failed("If-Match")),
-                }
-            }
+            WriteOutcome::ConditionFailed => Err(self.condition_failed(&staged.meta.bucket, &staged.meta.key, cond).await),
+        }
+    }
+
+    /// The error for a write condition that failed at commit: 412, or `NoSuchKey`
+    /// for `If-Match` on a key that is gone.
+    async fn condition_failed(&self, bucket: &str, key: &str, cond: &WriteCondition) -> S3Error {
+        if *cond == WriteCondition::NotExists {
+            return S3Error::precondition_failed("If-None-Match");
+        }
+        match self.meta.object(bucket, key).await {
+            Ok(Lookup::NoKey) => S3Error::no_such_key(key),
+            Ok(_) => S3Error::precondition_failed("If-Match"),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// A retried CompleteMultipartUpload whose upload is gone: the object the
+    /// first attempt made, if it is still the one at the key (same multipart
+    /// ETag, which the part list determines). S3 answers such a retry with 200,
+    /// so an SDK whose first response was lost does not report a failure.
+    pub async fn completed_already(&self, bucket: &str, key: &str, requested: &[(u32, String)]) -> Result<Option<ObjectMeta>, S3Error> {
+        let Some(etag) = multipart_etag(requested.iter().map(|(_, etag)| etag.as_str())) else { return Ok(None) };
+        match self.meta.object(bucket, key).await? {
+            Lookup::Found(meta) if meta.etag == etag && meta.parts_count.is_some() => Ok(Some(meta)),
+            _ => Ok(None),
         }
     }
 
@@ -488,11 +505,23 @@ impl Objects {
     }
 
     /// CompleteMultipartUpload with the parts the client lists, in order.
-    pub async fn complete(&self, bucket: &str, key: &str, upload_id: &str, requested: &[(u32, String)]) -> Result<ObjectMeta, S3Error> {
+    ///
+    /// `cond` (`If-None-Match: *` / `If-Match`) is checked against the object at
+    /// the key when the upload completes, atomically: a failed condition keeps
+    /// the upload, so it can still be completed or aborted.
+    pub async fn complete(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        requested: &[(u32, String)],
+        cond: &WriteCondition,
+    ) -> Result<ObjectMeta, S3Error> {
+        self.precheck_put(bucket, key, cond).await?;
         let upload = self.upload(bucket, key, upload_id).await?;
         let stored = self.meta.parts(upload_id).await?;
         let chosen = choose_parts(&stored, requested, upload_id)?;
-        let etag = multipart_etag(&chosen)?;
+        let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str())).ok_or_else(S3Error::internal)?;
         let ids: Vec<String> = chosen.iter().map(|p| p.blob_id.clone()).collect();
         let blob = self.blobs.concat(&ids).await?;
         let guard = BlobGuard { blobs: self.blobs.clone(), id: Some(blob.id.clone()) };
@@ -505,8 +534,10 @@ impl Objects {
             parts_count: Some(u32::try_from(chosen.len()).unwrap_or(u32::MAX)),
             ..upload.template
         };
-        let Some(garbage) = self.meta.complete_upload(upload_id, &meta).await? else {
-            return Err(S3Error::no_such_upload(upload_id));
+        let garbage = match self.meta.complete_upload(upload_id, &meta, cond).await? {
+            Completion::Completed(garbage) => garbage,
+            Completion::NoUpload => return Err(S3Error::no_such_upload(upload_id)),
+            Completion::ConditionFailed => return Err(self.condition_failed(bucket, key, cond).await),
         };
         guard.keep();
         for old in garbage {
@@ -559,12 +590,15 @@ fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[(u32, String)], upload_
 }
 
 /// ETag of a multipart object: MD5 of the parts' binary MD5s, then `-N`.
-fn multipart_etag(parts: &[&PartInfo]) -> Result<String, S3Error> {
+/// S3's multipart ETag: the MD5 of the parts' MD5s, then `-` and the count;
+/// `None` if an ETag is not an MD5.
+fn multipart_etag<'a>(part_etags: impl ExactSizeIterator<Item = &'a str>) -> Option<String> {
+    let count = part_etags.len();
     let mut md5 = Md5::new();
-    for p in parts {
-        md5.update(hex16(p.etag.trim_matches('"')).ok_or_else(S3Error::internal)?);
+    for etag in part_etags {
+        md5.update(hex16(etag.trim_matches('"'))?);
     }
-    Ok(format!("\"{}-{}\"", sigv4::hex::encode(&md5.finalize()), parts.len()))
+    Some(format!("\"{}-{count}\"", sigv4::hex::encode(&md5.finalize())))
 }
 
 /// 32 hex characters → 16 bytes (a part's MD5 ETag).

@@ -12,7 +12,9 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 
 use super::StoreResult;
-use super::meta::{BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome};
+use super::meta::{
+    BucketInfo, Completion, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
+};
 
 /// Caches found objects of an inner store.
 pub struct CachedMeta {
@@ -134,8 +136,8 @@ impl MetaStore for CachedMeta {
         self.inner.parts(upload_id).await
     }
 
-    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta) -> StoreResult<Option<Vec<String>>> {
-        let r = self.inner.complete_upload(upload_id, meta).await;
+    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta, cond: &WriteCondition) -> StoreResult<Completion> {
+        let r = self.inner.complete_upload(upload_id, meta, cond).await;
         self.invalidate(&meta.bucket, &meta.key);
         r
     }

@@ -74,6 +74,18 @@ pub enum WriteCondition {
     EtagMatches(String),
 }
 
+/// What [`MetaStore::complete_upload`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// No such upload (never created, aborted, or completed already).
+    NoUpload,
+    /// The object at the key fails the condition; nothing changed, the upload stays.
+    ConditionFailed,
+    /// Written. The replaced object's blob (if any) and the parts' blobs, all now
+    /// garbage — except one named in the new object's `blob_id`.
+    Completed(Vec<String>),
+}
+
 impl WriteCondition {
     /// Whether the condition holds for the current object's ETag (`None`: no object).
     pub fn holds(&self, current_etag: Option<&str>) -> bool {
@@ -193,10 +205,9 @@ pub trait MetaStore: Send + Sync {
     async fn put_part(&self, upload_id: &str, part: &PartInfo) -> StoreResult<PutPart>;
     /// The parts of an upload, by number.
     async fn parts(&self, upload_id: &str) -> StoreResult<Vec<PartInfo>>;
-    /// Atomically makes `meta` the object and forgets the upload. Returns the
-    /// replaced object's blob (if any) and the parts' blobs, all now garbage —
-    /// except those named in `meta.blob_id`; `None` if the upload is gone.
-    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta) -> StoreResult<Option<Vec<String>>>;
+    /// Atomically, if the object now at the key meets `cond`, makes `meta` the
+    /// object and forgets the upload.
+    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta, cond: &WriteCondition) -> StoreResult<Completion>;
     /// Forgets an upload; returns its parts' blobs, or `None` if there was no such upload.
     async fn abort_upload(&self, upload_id: &str) -> StoreResult<Option<Vec<String>>>;
     /// Which of `candidates` some object or part still points at (to reclaim the

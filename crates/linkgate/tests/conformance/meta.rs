@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 use linkgate::store::meta::{
-    BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
+    BucketInfo, Completion, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
 };
 
 use super::sorted;
@@ -372,12 +372,21 @@ pub async fn check_multipart(s: &dyn MetaStore) {
         ObjectMeta {
             blob_id: "mp-final".into(), parts_count: Some(3), content_type: Some("video/mp4".into()), ..object("mp", "k/ü", "x")
         };
-    let garbage = s.complete_upload("mp-u1", &done).await.unwrap().expect("the upload exists");
+    // A condition the object at the key fails changes nothing.
+    assert_eq!(s.complete_upload("mp-u1", &done, &WriteCondition::NotExists).await.unwrap(), Completion::ConditionFailed);
+    let wrong = WriteCondition::EtagMatches("\"not-it\"".into());
+    assert_eq!(s.complete_upload("mp-u1", &done, &wrong).await.unwrap(), Completion::ConditionFailed);
+    assert_eq!(found(s, "mp", "k/ü").await.blob_id, "mp-old");
+    assert!(s.upload("mp-u1").await.unwrap().is_some(), "the upload is kept");
+    let old_etag = found(s, "mp", "k/ü").await.etag;
+    let Completion::Completed(garbage) = s.complete_upload("mp-u1", &done, &WriteCondition::EtagMatches(old_etag)).await.unwrap() else {
+        panic!("the upload exists and the condition holds")
+    };
     assert_eq!(sorted(&garbage), ["mp-old", "mp-p1b", "mp-p2", "mp-p3"]);
     assert_eq!(found(s, "mp", "k/ü").await, done);
     assert_eq!(s.upload("mp-u1").await.unwrap(), None, "the upload is forgotten");
     assert_eq!(s.parts("mp-u1").await.unwrap(), [], "with its parts");
-    assert_eq!(s.complete_upload("mp-u1", &done).await.unwrap(), None, "already completed");
+    assert_eq!(s.complete_upload("mp-u1", &done, &WriteCondition::None).await.unwrap(), Completion::NoUpload, "already completed");
     assert_eq!(s.abort_upload("mp-u1").await.unwrap(), None);
     assert_eq!(s.put_part("mp-u1", &part(4, "late")).await.unwrap(), PutPart::NoUpload);
     assert_eq!(s.parts("mp-u2").await.unwrap(), [part(1, "mp-u2-p1")], "the other upload is untouched");
@@ -385,14 +394,20 @@ pub async fn check_multipart(s: &dyn MetaStore) {
     // A completion whose object is one of its parts' blobs (a store that can reuse
     // it): that blob is live; the replaced object's blob is garbage.
     let reused = ObjectMeta { blob_id: "mp-u2-p1".into(), parts_count: Some(1), ..object("mp", "k/ü", "x") };
-    assert_eq!(s.complete_upload("mp-u2", &reused).await.unwrap(), Some(vec!["mp-final".to_owned()]));
+    assert_eq!(
+        s.complete_upload("mp-u2", &reused, &WriteCondition::None).await.unwrap(),
+        Completion::Completed(vec!["mp-final".to_owned()])
+    );
     assert_eq!(found(s, "mp", "k/ü").await, reused);
 
     // A completion that makes a new key replaces nothing.
     assert!(s.create_upload(&upload("mp-u3", "mp", "fresh")).await.unwrap());
     assert_eq!(s.put_part("mp-u3", &part(1, "mp-u3-p1")).await.unwrap(), recorded(None));
     let fresh = object("mp", "fresh", "mp-u3-obj");
-    assert_eq!(s.complete_upload("mp-u3", &fresh).await.unwrap(), Some(vec!["mp-u3-p1".to_owned()]));
+    assert_eq!(
+        s.complete_upload("mp-u3", &fresh, &WriteCondition::NotExists).await.unwrap(),
+        Completion::Completed(vec!["mp-u3-p1".to_owned()])
+    );
     assert_eq!(found(s, "mp", "fresh").await, fresh);
 
     // Abort: the parts are garbage, the object is untouched.
@@ -404,7 +419,11 @@ pub async fn check_multipart(s: &dyn MetaStore) {
     assert_eq!(s.upload("mp-u4").await.unwrap(), None);
     assert_eq!(s.parts("mp-u4").await.unwrap(), []);
     assert_eq!(s.abort_upload("mp-u4").await.unwrap(), None, "already aborted");
-    assert_eq!(s.complete_upload("mp-u4", &object("mp", "k/ü", "never")).await.unwrap(), None, "an aborted upload cannot complete");
+    assert_eq!(
+        s.complete_upload("mp-u4", &object("mp", "k/ü", "never"), &WriteCondition::None).await.unwrap(),
+        Completion::NoUpload,
+        "an aborted upload cannot complete"
+    );
     assert_eq!(found(s, "mp", "k/ü").await, reused, "abort leaves the object alone");
 }
 
@@ -426,8 +445,8 @@ pub async fn check_referenced_blobs(s: &dyn MetaStore) {
     assert_eq!(s.referenced_blobs(&[]).await.unwrap(), want(&[]));
 
     assert_eq!(
-        s.complete_upload("refs-u", &object("refs", "k", "ref-done")).await.unwrap().map(|g| sorted(&g)),
-        Some(vec!["ref-part".to_owned(), "ref-part2".to_owned()])
+        s.complete_upload("refs-u", &object("refs", "k", "ref-done"), &WriteCondition::None).await.unwrap(),
+        Completion::Completed(vec!["ref-part".to_owned(), "ref-part2".to_owned()])
     );
     let after: Vec<String> = ["ref-obj", "ref-part", "ref-part2", "ref-done"].map(str::to_owned).into();
     assert_eq!(s.referenced_blobs(&after).await.unwrap(), want(&["ref-obj", "ref-done"]), "completed parts are no longer referenced");

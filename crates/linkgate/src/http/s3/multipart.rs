@@ -9,7 +9,7 @@ use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
 use crate::s3::checksum::ChecksumAlgorithm;
 use crate::s3::error::S3Error;
 use crate::s3::requests::parse_complete;
-use crate::s3::upload::{ObjectAttrs, check_declared_length};
+use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
 use crate::s3::xml::XmlWriter;
 
 /// S3's highest part number.
@@ -62,10 +62,27 @@ pub(crate) async fn upload_part(call: &S3Call<'_>, bucket: &str, key: &str, body
 /// CompleteMultipartUpload (POST ?uploadId=…).
 pub(crate) async fn complete(call: &S3Call<'_>, bucket: &str, key: &str, body: Body) -> S3Result {
     let objects = &call.state.objects;
-    objects.upload(bucket, key, upload_id(call)).await?;
+    let cond = write_condition(&call.parts.headers)?;
+    if let Err(gone) = objects.upload(bucket, key, upload_id(call)).await {
+        if gone.code != "NoSuchUpload" {
+            return Err(gone);
+        }
+        // Perhaps a retry of a completion whose answer was lost.
+        let requested = read_small(call, body, 4 * 1024 * 1024).await.ok().and_then(|doc| parse_complete(&doc).ok());
+        let retried = match requested {
+            Some(requested) => objects.completed_already(bucket, key, &requested).await?,
+            None => None,
+        };
+        return retried.map(|meta| completed(bucket, key, &meta)).ok_or(gone);
+    }
     let doc = read_small(call, body, 4 * 1024 * 1024).await?;
     let requested = parse_complete(&doc)?;
-    let meta = objects.complete(bucket, key, upload_id(call), &requested).await?;
+    let meta = objects.complete(bucket, key, upload_id(call), &requested, &cond).await?;
+    Ok(completed(bucket, key, &meta))
+}
+
+/// CompleteMultipartUploadResult.
+fn completed(bucket: &str, key: &str, meta: &crate::store::meta::ObjectMeta) -> axum::response::Response {
     let mut w = XmlWriter::document();
     w.open_root("CompleteMultipartUploadResult");
     w.element("Location", &format!("/{bucket}/{}", sigv4::encode::encode(key, true)));
@@ -73,7 +90,7 @@ pub(crate) async fn complete(call: &S3Call<'_>, bucket: &str, key: &str, body: B
     w.element("Key", key);
     w.element("ETag", &meta.etag);
     w.close("CompleteMultipartUploadResult");
-    Ok(xml_response(w.finish()))
+    xml_response(w.finish())
 }
 
 /// AbortMultipartUpload (DELETE ?uploadId=…).

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{Sqlite, to_i64, to_u64};
 use crate::store::StoreResult;
 use crate::store::meta::{
-    BucketInfo, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
+    BucketInfo, Completion, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
 };
 
 fn headers_to_json(headers: &[(String, String)]) -> String {
@@ -301,18 +301,22 @@ impl MetaStore for Sqlite {
         })
     }
 
-    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta) -> StoreResult<Option<Vec<String>>> {
-        let (upload_id, meta) = (upload_id.to_owned(), meta.clone());
+    async fn complete_upload(&self, upload_id: &str, meta: &ObjectMeta, cond: &WriteCondition) -> StoreResult<Completion> {
+        let (upload_id, meta, cond) = (upload_id.to_owned(), meta.clone(), cond.clone());
         self.write("complete upload", move |c| {
             if !upload_exists(c, &upload_id)? {
-                return Ok(None);
+                return Ok(Completion::NoUpload);
+            }
+            let current = current_blob_and_etag(c, &meta.bucket, &meta.key)?;
+            if !cond.holds(current.as_ref().map(|(_, etag)| etag.as_str())) {
+                return Ok(Completion::ConditionFailed);
             }
             let mut garbage = part_blobs(c, &upload_id)?;
-            garbage.extend(current_blob_and_etag(c, &meta.bucket, &meta.key)?.map(|(f, _)| f));
+            garbage.extend(current.map(|(f, _)| f));
             upsert_object(c, &meta)?;
             c.prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")?.execute(params![upload_id])?;
             garbage.retain(|b| *b != meta.blob_id);
-            Ok(Some(garbage))
+            Ok(Completion::Completed(garbage))
         })
         .await
     }
