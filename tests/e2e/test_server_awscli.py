@@ -164,3 +164,14 @@ def test_rb_force(aws, bucket, tmp_path):
     assert bucket not in aws("s3", "ls").stdout
     head = aws("s3api", "head-bucket", "--bucket", bucket, check=False)
     assert head.returncode != 0 and "404" in head.stderr, head.stderr
+
+
+def test_rb_force_after_an_interrupted_multipart_upload(aws, bucket):
+    """`aws s3 rb --force` after an upload that never completed: the bucket used
+    to stay (409 BucketNotEmpty with nothing listed); S3 discards the upload."""
+    started = json.loads(aws("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "big.iso").stdout)
+    listed = json.loads(aws("s3api", "list-multipart-uploads", "--bucket", bucket).stdout)
+    assert [(u["Key"], u["UploadId"]) for u in listed["Uploads"]] == [("big.iso", started["UploadId"])]
+    out = aws("s3", "rb", f"s3://{bucket}", "--force").stdout
+    assert f"remove_bucket: {bucket}" in out, out
+    assert bucket not in aws("s3", "ls").stdout

@@ -364,6 +364,25 @@ def test_list_objects_v2_paginator(s3, bucket):
     assert [o["Key"] for o in top["Contents"]] == ["other"]
 
 
+def test_list_multipart_uploads_paginator(s3, bucket):
+    """boto3's paginator over ListMultipartUploads (501 before): pending uploads
+    only, by key, across pages joined by NextKeyMarker / NextUploadIdMarker."""
+    started = sorted(
+        (k, s3.create_multipart_upload(Bucket=bucket, Key=k)["UploadId"])
+        for k in ["mp/a", "mp/a", "mp/b", "mp/c", "mp/d"]
+    )
+    aborted = s3.create_multipart_upload(Bucket=bucket, Key="mp/aborted")["UploadId"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp/aborted", UploadId=aborted)
+    pages = list(s3.get_paginator("list_multipart_uploads").paginate(
+        Bucket=bucket, Prefix="mp/", PaginationConfig={"PageSize": 2}
+    ))
+    assert [len(p.get("Uploads", [])) for p in pages] == [2, 2, 1]
+    assert [(u["Key"], u["UploadId"]) for p in pages for u in p.get("Uploads", [])] == started
+    for key, upload_id in started:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
 def test_delete_objects(s3, bucket):
     keys = [f"del/{i}" for i in range(5)]
     for k in keys:

@@ -229,3 +229,85 @@ async fn conditional_complete_multipart_upload() {
     let (id, done) = one_part_upload(&c, "new", b"fresh").await;
     c.complete_multipart_upload().bucket("bkt").key("new").upload_id(&id).multipart_upload(done).if_none_match("*").send().await.unwrap();
 }
+
+/// Was 501: ListMultipartUploads lists pending uploads by key with `prefix`,
+/// `delimiter` and `key-marker` / `upload-id-marker` pages of `max-uploads`.
+#[tokio::test]
+async fn list_multipart_uploads() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let mut started = Vec::new();
+    for key in ["logs/a", "logs/a", "logs/b", "logs/deep/c", "top"] {
+        let out = c.create_multipart_upload().bucket("bkt").key(key).send().await.unwrap();
+        started.push((key.to_owned(), out.upload_id().unwrap().to_owned()));
+    }
+    started.sort();
+    let done = c.create_multipart_upload().bucket("bkt").key("logs/done").send().await.unwrap();
+    let (id, parts) = one_part_upload(&c, "logs/completed", b"x").await;
+    c.complete_multipart_upload().bucket("bkt").key("logs/completed").upload_id(&id).multipart_upload(parts).send().await.unwrap();
+    c.abort_multipart_upload().bucket("bkt").key("logs/done").upload_id(done.upload_id().unwrap()).send().await.unwrap();
+
+    let all = c.list_multipart_uploads().bucket("bkt").send().await.unwrap();
+    let listed: Vec<(String, String)> =
+        all.uploads().iter().map(|u| (u.key().unwrap().to_owned(), u.upload_id().unwrap().to_owned())).collect();
+    assert_eq!(listed, started, "pending uploads only, by key then upload id");
+    assert_eq!(all.is_truncated(), Some(false));
+    assert!(all.uploads()[0].initiated().is_some() && all.uploads()[0].owner().is_some());
+
+    // Pages of two, following NextKeyMarker / NextUploadIdMarker.
+    let (mut key_marker, mut id_marker, mut paged, mut pages) = (None::<String>, None::<String>, Vec::new(), 0);
+    loop {
+        let out = c
+            .list_multipart_uploads()
+            .bucket("bkt")
+            .max_uploads(2)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        paged.extend(out.uploads().iter().map(|u| (u.key().unwrap().to_owned(), u.upload_id().unwrap().to_owned())));
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(str::to_owned);
+        id_marker = out.next_upload_id_marker().map(str::to_owned);
+    }
+    assert_eq!(paged, started);
+    assert_eq!(pages, 3);
+
+    // A key marker without an upload id marker skips every upload of that key.
+    let after = c.list_multipart_uploads().bucket("bkt").key_marker("logs/a").send().await.unwrap();
+    assert_eq!(after.uploads().iter().map(|u| u.key().unwrap()).collect::<Vec<_>>(), ["logs/b", "logs/deep/c", "top"]);
+
+    // Prefix and delimiter roll keys up.
+    let rolled = c.list_multipart_uploads().bucket("bkt").prefix("logs/").delimiter("/").send().await.unwrap();
+    assert_eq!(rolled.uploads().iter().map(|u| u.key().unwrap()).collect::<Vec<_>>(), ["logs/a", "logs/a", "logs/b"]);
+    assert_eq!(rolled.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect::<Vec<_>>(), ["logs/deep/"]);
+
+    let r = c.list_multipart_uploads().bucket("missing-bucket").send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchBucket".into())));
+}
+
+/// Was 409 `BucketNotEmpty` (with nothing to see in a listing): S3 deletes a
+/// bucket whose only contents are pending uploads, and discards them.
+#[tokio::test]
+async fn delete_bucket_discards_pending_uploads() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (id, _) = one_part_upload(&c, "interrupted", b"half an upload").await;
+    c.put_object().bucket("bkt").key("obj").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    assert_eq!(status_and_code(c.delete_bucket().bucket("bkt").send().await), (409, Some("BucketNotEmpty".into())));
+    c.delete_object().bucket("bkt").key("obj").send().await.unwrap();
+    c.delete_bucket().bucket("bkt").send().await.expect("only a pending upload was left");
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let r = c.list_parts().bucket("bkt").key("interrupted").upload_id(&id).send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchUpload".into())));
+    assert!(c.list_multipart_uploads().bucket("bkt").send().await.unwrap().uploads().is_empty());
+    let objects = s.data_dir.join("objects");
+    let leftover: Vec<_> = common::files_under(&objects).into_iter().filter(|p| !p.starts_with(objects.join("tmp"))).collect();
+    assert!(leftover.is_empty(), "the part's bytes are removed: {leftover:?}");
+}

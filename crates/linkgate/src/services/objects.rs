@@ -127,6 +127,20 @@ pub struct Page {
     pub last: Option<String>,
 }
 
+/// One page of pending multipart uploads: uploads and common prefixes, in order.
+#[derive(Debug, Default)]
+pub struct UploadPage {
+    /// Uploads, by key then upload id.
+    pub uploads: Vec<UploadInfo>,
+    /// Common prefixes (with a delimiter).
+    pub prefixes: Vec<String>,
+    /// More follow.
+    pub truncated: bool,
+    /// The last (key, upload id) returned — for a prefix, (prefix, ""): where the
+    /// next page starts.
+    pub next: Option<(String, String)>,
+}
+
 /// The object service.
 pub struct Objects {
     meta: Arc<dyn MetaStore>,
@@ -212,10 +226,16 @@ impl Objects {
         Ok(self.meta.create_bucket(name, self.clock.now_ms()).await?)
     }
 
-    /// DeleteBucket.
+    /// DeleteBucket: refused while it holds objects; uploads still pending in it
+    /// are discarded with it, as S3 does.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), S3Error> {
         match self.meta.delete_bucket(name).await? {
-            DeleteBucket::Deleted => Ok(()),
+            DeleteBucket::Deleted(discarded_parts) => {
+                for blob in discarded_parts {
+                    remove_blob(self.blobs.as_ref(), &blob).await;
+                }
+                Ok(())
+            }
             DeleteBucket::NotFound => Err(S3Error::no_such_bucket(name)),
             DeleteBucket::NotEmpty => {
                 Err(S3Error::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty").with("BucketName", name))
@@ -546,6 +566,61 @@ impl Objects {
         Ok(meta)
     }
 
+    /// ListMultipartUploads: one page of pending uploads under `prefix`, after
+    /// (`key_marker`, `upload_id_marker`), keys rolled up by `delimiter`; at most
+    /// `max_uploads` entries (uploads and prefixes both count, as in S3).
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: &str,
+        after: (&str, &str),
+        max_uploads: usize,
+    ) -> Result<UploadPage, S3Error> {
+        self.bucket(bucket).await?;
+        let mut page = UploadPage::default();
+        if max_uploads == 0 {
+            return Ok(page);
+        }
+        let (mut key, mut upload_id) = (after.0.to_owned(), after.1.to_owned());
+        // Resuming after a common prefix: its uploads were rolled up already.
+        let rest = key.strip_prefix(prefix).unwrap_or("");
+        if !delimiter.is_empty() && rest.find(delimiter).is_some_and(|i| i + delimiter.len() == rest.len()) {
+            key.push('\u{10FFFF}');
+        }
+        let mut count = 0;
+        'outer: loop {
+            let batch = self.meta.list_uploads(bucket, prefix, (&key, &upload_id), LIST_BATCH).await?;
+            let full = batch.len() == LIST_BATCH;
+            for upload in batch {
+                if count == max_uploads {
+                    page.truncated = true;
+                    break 'outer;
+                }
+                let rest = &upload.key[prefix.len()..];
+                if let Some(i) = (!delimiter.is_empty()).then(|| rest.find(delimiter)).flatten() {
+                    let cp = upload.key[..prefix.len() + i + delimiter.len()].to_owned();
+                    // Skip every other upload under this prefix.
+                    key = format!("{cp}\u{10FFFF}");
+                    upload_id.clear();
+                    page.next = Some((cp.clone(), String::new()));
+                    page.prefixes.push(cp);
+                    count += 1;
+                    continue 'outer;
+                }
+                key.clone_from(&upload.key);
+                upload_id.clone_from(&upload.upload_id);
+                page.next = Some((upload.key.clone(), upload.upload_id.clone()));
+                page.uploads.push(upload);
+                count += 1;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(page)
+    }
+
     /// AbortMultipartUpload: the upload and its parts.
     pub async fn abort(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), S3Error> {
         self.upload(bucket, key, upload_id).await?;
@@ -696,7 +771,8 @@ mod tests {
         assert_eq!(choose_parts(&stored, &[(1, etag.clone()), (2, etag.clone())], "u").unwrap().len(), 2);
         assert_eq!(choose_parts(&stored, &[(2, etag.clone()), (3, etag.clone())], "u").unwrap_err().code, "EntityTooSmall");
         assert_eq!(choose_parts(&stored, &[(4, etag)], "u").unwrap_err().code, "InvalidPart");
-        let etag = multipart_etag(&[&stored[0], &stored[1]]).unwrap();
+        let etag = multipart_etag(stored[..2].iter().map(|p| p.etag.as_str())).unwrap();
         assert!(etag.ends_with("-2\""), "{etag}");
+        assert_eq!(multipart_etag(["\"not an md5\""].into_iter()), None);
     }
 }

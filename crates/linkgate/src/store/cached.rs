@@ -128,6 +128,10 @@ impl MetaStore for CachedMeta {
         self.inner.upload(upload_id).await
     }
 
+    async fn list_uploads(&self, bucket: &str, prefix: &str, after: (&str, &str), limit: usize) -> StoreResult<Vec<UploadInfo>> {
+        self.inner.list_uploads(bucket, prefix, after, limit).await
+    }
+
     async fn put_part(&self, upload_id: &str, part: &PartInfo) -> StoreResult<PutPart> {
         self.inner.put_part(upload_id, part).await
     }

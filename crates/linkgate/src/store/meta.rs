@@ -165,13 +165,14 @@ pub enum PutPart {
 }
 
 /// Outcome of deleting a bucket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeleteBucket {
-    /// Gone.
-    Deleted,
+    /// Gone, with the uploads still pending in it (as S3 does); their parts'
+    /// blobs are now garbage.
+    Deleted(Vec<String>),
     /// There was no such bucket.
     NotFound,
-    /// It still holds objects (or uploads).
+    /// It still holds objects.
     NotEmpty,
 }
 
@@ -201,6 +202,10 @@ pub trait MetaStore: Send + Sync {
     async fn create_upload(&self, upload: &UploadInfo) -> StoreResult<bool>;
     /// One upload.
     async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadInfo>>;
+    /// Pending uploads in `bucket` whose key starts with `prefix`, in (key,
+    /// upload id) order, after `after` = (key, upload id) in that order; at most
+    /// `limit`.
+    async fn list_uploads(&self, bucket: &str, prefix: &str, after: (&str, &str), limit: usize) -> StoreResult<Vec<UploadInfo>>;
     /// Records a part, replacing one with the same number.
     async fn put_part(&self, upload_id: &str, part: &PartInfo) -> StoreResult<PutPart>;
     /// The parts of an upload, by number.

@@ -23,9 +23,10 @@ pub async fn run(store: Arc<dyn MetaStore>) {
     check_object_round_trip(s).await;
     check_conditional_writes(s).await;
     check_delete_object(s).await;
-    check_delete_bucket_refuses_objects_and_uploads(s).await;
+    check_delete_bucket_refuses_objects_discards_uploads(s).await;
     check_listing(s).await;
     check_multipart(s).await;
+    check_list_uploads(s).await;
     check_referenced_blobs(s).await;
     check_racing_writes(&store).await;
     check_no_stale_read_after_a_racing_write(&store).await;
@@ -87,14 +88,14 @@ pub async fn check_buckets(s: &dyn MetaStore) {
     assert_eq!(s.bucket("nope").await.unwrap(), None, "set_cors does not create buckets");
 
     assert_eq!(s.delete_bucket("nope").await.unwrap(), DeleteBucket::NotFound);
-    assert_eq!(s.delete_bucket("gamma").await.unwrap(), DeleteBucket::Deleted);
+    assert_eq!(s.delete_bucket("gamma").await.unwrap(), DeleteBucket::Deleted(vec![]));
     assert_eq!(s.bucket("gamma").await.unwrap(), None);
     assert_eq!(s.delete_bucket("gamma").await.unwrap(), DeleteBucket::NotFound, "already gone");
     assert_eq!(names(s.list_buckets().await.unwrap()), ["alpha", "beta"]);
     assert!(s.create_bucket("gamma", 30).await.unwrap(), "a deleted bucket's name can be used again");
     assert_eq!(s.bucket("gamma").await.unwrap().unwrap().created_ms, 30);
     for b in ["alpha", "beta", "gamma"] {
-        assert_eq!(s.delete_bucket(b).await.unwrap(), DeleteBucket::Deleted);
+        assert_eq!(s.delete_bucket(b).await.unwrap(), DeleteBucket::Deleted(vec![]));
     }
 }
 
@@ -199,9 +200,9 @@ pub async fn check_delete_object(s: &dyn MetaStore) {
     assert_eq!(found(s, "del", "k").await.blob_id, "del-3", "a key can be written again");
 }
 
-/// `DeleteBucket::NotEmpty` while the bucket holds objects, and while it holds
-/// only an in-progress upload.
-pub async fn check_delete_bucket_refuses_objects_and_uploads(s: &dyn MetaStore) {
+/// `DeleteBucket::NotEmpty` while the bucket holds objects; pending uploads are
+/// discarded with it.
+pub async fn check_delete_bucket_refuses_objects_discards_uploads(s: &dyn MetaStore) {
     assert!(s.create_bucket("full", 1).await.unwrap());
     put(s, &object("full", "k", "full-1")).await;
     assert_eq!(found(s, "full", "k").await.blob_id, "full-1");
@@ -209,22 +210,33 @@ pub async fn check_delete_bucket_refuses_objects_and_uploads(s: &dyn MetaStore) 
     assert!(s.bucket("full").await.unwrap().is_some(), "still there");
     assert_eq!(found(s, "full", "k").await.blob_id, "full-1", "its object too");
     assert_eq!(s.delete_object("full", "k").await.unwrap(), Some("full-1".into()));
-    assert_eq!(s.delete_bucket("full").await.unwrap(), DeleteBucket::Deleted);
+    assert_eq!(s.delete_bucket("full").await.unwrap(), DeleteBucket::Deleted(vec![]));
     assert_eq!(s.object("full", "k").await.unwrap(), Lookup::NoBucket);
 
+    // Uploads still pending are discarded with the bucket; their parts are garbage.
     assert!(s.create_bucket("busy", 1).await.unwrap());
     assert!(s.create_upload(&upload("busy-u", "busy", "k")).await.unwrap());
-    assert_eq!(s.delete_bucket("busy").await.unwrap(), DeleteBucket::NotEmpty, "an upload in progress keeps the bucket");
-    assert!(s.upload("busy-u").await.unwrap().is_some());
-    assert_eq!(s.abort_upload("busy-u").await.unwrap(), Some(vec![]));
-    assert_eq!(s.delete_bucket("busy").await.unwrap(), DeleteBucket::Deleted);
+    assert!(s.create_upload(&upload("busy-v", "busy", "other")).await.unwrap());
+    assert_eq!(s.put_part("busy-u", &part(1, "busy-p1")).await.unwrap(), recorded(None));
+    assert_eq!(s.put_part("busy-u", &part(2, "busy-p2")).await.unwrap(), recorded(None));
+    put(s, &object("busy", "k", "busy-obj")).await;
+    assert_eq!(s.delete_bucket("busy").await.unwrap(), DeleteBucket::NotEmpty, "an object keeps the bucket");
+    assert!(s.upload("busy-u").await.unwrap().is_some(), "and its uploads");
+    assert_eq!(s.delete_object("busy", "k").await.unwrap(), Some("busy-obj".into()));
+    let DeleteBucket::Deleted(garbage) = s.delete_bucket("busy").await.unwrap() else { panic!("only uploads were left") };
+    assert_eq!(sorted(&garbage), ["busy-p1", "busy-p2"]);
+    assert_eq!(s.upload("busy-u").await.unwrap(), None);
+    assert_eq!(s.upload("busy-v").await.unwrap(), None);
+    assert_eq!(s.parts("busy-u").await.unwrap(), []);
+    assert!(s.create_bucket("busy", 2).await.unwrap());
+    assert_eq!(s.list_uploads("busy", "", ("", ""), 10).await.unwrap(), [], "a recreated bucket has no uploads");
 
     // A bucket whose object was read (and perhaps cached) before the bucket went away.
     assert!(s.create_bucket("gone", 1).await.unwrap());
     put(s, &object("gone", "k", "gone-1")).await;
     assert_eq!(found(s, "gone", "k").await.blob_id, "gone-1");
     assert_eq!(s.delete_object("gone", "k").await.unwrap(), Some("gone-1".into()));
-    assert_eq!(s.delete_bucket("gone").await.unwrap(), DeleteBucket::Deleted);
+    assert_eq!(s.delete_bucket("gone").await.unwrap(), DeleteBucket::Deleted(vec![]));
     assert_eq!(s.object("gone", "k").await.unwrap(), Lookup::NoBucket);
     assert!(s.create_bucket("gone", 2).await.unwrap());
     assert_eq!(s.object("gone", "k").await.unwrap(), Lookup::NoKey, "a recreated bucket starts empty");
@@ -425,6 +437,25 @@ pub async fn check_multipart(s: &dyn MetaStore) {
         "an aborted upload cannot complete"
     );
     assert_eq!(found(s, "mp", "k/ü").await, reused, "abort leaves the object alone");
+}
+
+/// Pending uploads list by key, then upload id, under a prefix and after a
+/// (key, upload id) position.
+pub async fn check_list_uploads(s: &dyn MetaStore) {
+    assert!(s.create_bucket("lu", 1).await.unwrap());
+    assert!(s.create_bucket("lu-other", 1).await.unwrap());
+    for (id, key) in [("u3", "a/2"), ("u1", "a/1"), ("u2", "a/1"), ("u4", "b"), ("u0", "a/1")] {
+        assert!(s.create_upload(&upload(&format!("lu-{id}"), "lu", key)).await.unwrap());
+    }
+    assert!(s.create_upload(&upload("lu-x", "lu-other", "a/1")).await.unwrap());
+    let ids = |v: Vec<UploadInfo>| v.into_iter().map(|u| format!("{}:{}", u.key, u.upload_id)).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_uploads("lu", "", ("", ""), 10).await.unwrap()), ["a/1:lu-u0", "a/1:lu-u1", "a/1:lu-u2", "a/2:lu-u3", "b:lu-u4"]);
+    assert_eq!(ids(s.list_uploads("lu", "a/", ("", ""), 2).await.unwrap()), ["a/1:lu-u0", "a/1:lu-u1"]);
+    assert_eq!(ids(s.list_uploads("lu", "a/", ("a/1", "lu-u1"), 10).await.unwrap()), ["a/1:lu-u2", "a/2:lu-u3"]);
+    assert_eq!(ids(s.list_uploads("lu", "", ("a/1", "\u{10FFFF}"), 10).await.unwrap()), ["a/2:lu-u3", "b:lu-u4"]);
+    assert_eq!(ids(s.list_uploads("lu", "c", ("", ""), 10).await.unwrap()), Vec::<String>::new());
+    assert_eq!(s.list_uploads("lu", "", ("", ""), 10).await.unwrap()[0], upload("lu-u0", "lu", "a/1"), "every field");
+    assert_eq!(ids(s.list_uploads("nope", "", ("", ""), 10).await.unwrap()), Vec::<String>::new());
 }
 
 /// Which candidate blobs some object or part still points at.

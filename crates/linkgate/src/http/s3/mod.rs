@@ -163,6 +163,7 @@ async fn dispatch(call: &S3Call<'_>, op: S3Operation, target: &Target, body: Bod
         S3Operation::CompleteMultipartUpload => multipart::complete(call, bucket, key, body).await,
         S3Operation::AbortMultipartUpload => multipart::abort(call, bucket, key).await,
         S3Operation::ListParts => multipart::list_parts(call, bucket, key).await,
+        S3Operation::ListMultipartUploads => multipart::list_uploads(call, bucket).await,
         // Answered before authentication (preflight, forms) or refused above.
         _ => Err(S3Error::not_implemented()),
     }

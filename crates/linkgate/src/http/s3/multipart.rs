@@ -133,3 +133,77 @@ pub(crate) async fn list_parts(call: &S3Call<'_>, bucket: &str, key: &str) -> S3
     w.close("ListPartsResult");
     Ok(xml_response(w.finish()))
 }
+
+/// The highest (and default) `max-uploads`.
+const MAX_UPLOADS: usize = 1000;
+
+/// ListMultipartUploads (GET /bucket?uploads): `prefix`, `delimiter`,
+/// `key-marker` / `upload-id-marker` pagination, `max-uploads`, `encoding-type=url`.
+pub(crate) async fn list_uploads(call: &S3Call<'_>, bucket: &str) -> S3Result {
+    let q = &call.query;
+    let max = match q.get("max-uploads") {
+        None => MAX_UPLOADS,
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => (n as usize).min(MAX_UPLOADS),
+            _ => return Err(S3Error::invalid_argument("Provided max-uploads not an integer or within integer range", "max-uploads", v)),
+        },
+    };
+    let url = match q.get("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(other) => return Err(S3Error::invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", other)),
+    };
+    let enc = |s: &str| if url { sigv4::encode::encode(s, true) } else { s.to_owned() };
+    let (prefix, delimiter) = (q.get("prefix").unwrap_or(""), q.get("delimiter").unwrap_or(""));
+    let key_marker = q.get("key-marker").unwrap_or("");
+    // Without an upload-id-marker, S3 resumes after every upload of the key marker.
+    let id_marker = q.get("upload-id-marker").filter(|_| !key_marker.is_empty());
+    let after_id = id_marker.unwrap_or(if key_marker.is_empty() { "" } else { "\u{10FFFF}" });
+    let page = call.state.objects.list_uploads(bucket, prefix, delimiter, (key_marker, after_id), max).await?;
+
+    let root_id = call.state.identities.root().access_key_id.clone();
+    let mut w = XmlWriter::document();
+    w.open_root("ListMultipartUploadsResult");
+    w.element("Bucket", bucket);
+    w.element("KeyMarker", &enc(key_marker));
+    w.element("UploadIdMarker", id_marker.unwrap_or(""));
+    if page.truncated
+        && let Some((key, id)) = &page.next
+    {
+        w.element("NextKeyMarker", &enc(key));
+        w.element("NextUploadIdMarker", id);
+    }
+    w.element("Prefix", &enc(prefix));
+    if !delimiter.is_empty() {
+        w.element("Delimiter", &enc(delimiter));
+    }
+    w.element("MaxUploads", &max.to_string());
+    w.element("IsTruncated", if page.truncated { "true" } else { "false" });
+    if url {
+        w.element("EncodingType", "url");
+    }
+    for u in &page.uploads {
+        w.open("Upload");
+        w.element("Key", &enc(&u.key));
+        w.element("UploadId", &u.upload_id);
+        for who in ["Initiator", "Owner"] {
+            w.open(who);
+            w.element("ID", &root_id);
+            w.element("DisplayName", "linkgate");
+            w.close(who);
+        }
+        w.element("StorageClass", "STANDARD");
+        w.element("Initiated", &iso8601_ms(u.initiated_ms));
+        if let Some(a) = u.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name)) {
+            w.element("ChecksumAlgorithm", a.algorithm_name());
+        }
+        w.close("Upload");
+    }
+    for p in &page.prefixes {
+        w.open("CommonPrefixes");
+        w.element("Prefix", &enc(p));
+        w.close("CommonPrefixes");
+    }
+    w.close("ListMultipartUploadsResult");
+    Ok(xml_response(w.finish()))
+}

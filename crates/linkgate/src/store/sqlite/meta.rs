@@ -153,13 +153,17 @@ impl MetaStore for Sqlite {
             if !bucket_exists(c, &name)? {
                 return Ok(DeleteBucket::NotFound);
             }
-            let busy = c.prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1")?.exists(params![name])?
-                || c.prepare_cached("SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1")?.exists(params![name])?;
-            if busy {
+            if c.prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1")?.exists(params![name])? {
                 return Ok(DeleteBucket::NotEmpty);
             }
+            let garbage = c
+                .prepare_cached("SELECT p.file_id FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?1")?
+                .query_map(params![name], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            // Parts go with their uploads (ON DELETE CASCADE).
+            c.prepare_cached("DELETE FROM uploads WHERE bucket = ?1")?.execute(params![name])?;
             c.prepare_cached("DELETE FROM buckets WHERE name = ?1")?.execute(params![name])?;
-            Ok(DeleteBucket::Deleted)
+            Ok(DeleteBucket::Deleted(garbage))
         })
         .await
     }
@@ -266,6 +270,22 @@ impl MetaStore for Sqlite {
             c.prepare_cached("SELECT bucket, key, initiated_ms, template FROM uploads WHERE upload_id = ?1")?
                 .query_row(params![upload_id], |r| upload_from_row(upload_id, r))
                 .optional()
+        })
+    }
+
+    async fn list_uploads(&self, bucket: &str, prefix: &str, after: (&str, &str), limit: usize) -> StoreResult<Vec<UploadInfo>> {
+        self.read("list uploads", |c| {
+            // Keys compare as bytes (BINARY collation), as in list_objects.
+            let mut stmt = c.prepare_cached(
+                "SELECT bucket, key, initiated_ms, template, upload_id FROM uploads
+                 WHERE bucket = ?1 AND (key > ?2 OR (key = ?2 AND upload_id > ?3))
+                 AND substr(CAST(key AS BLOB), 1, ?4) = CAST(?5 AS BLOB) ORDER BY key, upload_id LIMIT ?6",
+            )?;
+            let rows = stmt
+                .query_map(params![bucket, after.0, after.1, to_i64(prefix.len() as u64), prefix, to_i64(limit as u64)], |r| {
+                    upload_from_row(&r.get::<_, String>(4)?, r)
+                })?;
+            rows.collect()
         })
     }
 
