@@ -175,3 +175,17 @@ def test_rb_force_after_an_interrupted_multipart_upload(aws, bucket):
     out = aws("s3", "rb", f"s3://{bucket}", "--force").stdout
     assert f"remove_bucket: {bucket}" in out, out
     assert bucket not in aws("s3", "ls").stdout
+
+
+def test_s3_to_s3_cp_and_mv(aws, bucket, tmp_path):
+    """`aws s3 cp s3://… s3://…` and `aws s3 mv` (CopyObject; 501 before)."""
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(300_000))
+    aws("s3", "cp", str(src), f"s3://{bucket}/orig.bin", "--only-show-errors")
+    aws("s3", "cp", f"s3://{bucket}/orig.bin", f"s3://{bucket}/copy.bin", "--only-show-errors")
+    aws("s3", "mv", f"s3://{bucket}/copy.bin", f"s3://{bucket}/moved/copy.bin", "--only-show-errors")
+    listed = aws("s3", "ls", "--recursive", f"s3://{bucket}").stdout
+    assert "orig.bin" in listed and "moved/copy.bin" in listed and " copy.bin" not in listed, listed
+    back = tmp_path / "back.bin"
+    aws("s3", "cp", f"s3://{bucket}/moved/copy.bin", str(back), "--only-show-errors")
+    assert back.read_bytes() == src.read_bytes()

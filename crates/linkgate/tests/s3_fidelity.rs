@@ -311,3 +311,111 @@ async fn delete_bucket_discards_pending_uploads() {
     let leftover: Vec<_> = common::files_under(&objects).into_iter().filter(|p| !p.starts_with(objects.join("tmp"))).collect();
     assert!(leftover.is_empty(), "the part's bytes are removed: {leftover:?}");
 }
+
+async fn body_of(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    c.get_object().bucket(bucket).key(key).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// Was 501: CopyObject within and across buckets, keeping the source's metadata
+/// (COPY) or taking the request's (REPLACE), with S3's refusals.
+#[tokio::test]
+async fn copy_object() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    for b in ["src", "dst"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let put = c
+        .put_object()
+        .bucket("src")
+        .key("dir/a file ü.txt")
+        .content_type("text/plain")
+        .cache_control("max-age=60")
+        .metadata("owner", "ops")
+        .body(ByteStream::from_static(b"copy me"))
+        .send()
+        .await
+        .unwrap();
+    let source = "src/dir/a%20file%20%C3%BC.txt";
+
+    // COPY (the default): same bytes, ETag and metadata, across buckets.
+    let out = c.copy_object().copy_source(source).bucket("dst").key("copied").send().await.unwrap();
+    let result = out.copy_object_result().unwrap();
+    assert_eq!(result.e_tag(), put.e_tag());
+    assert!(result.last_modified().is_some());
+    assert_eq!(body_of(&c, "dst", "copied").await, b"copy me");
+    let head = c.head_object().bucket("dst").key("copied").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("text/plain"));
+    assert_eq!(head.cache_control(), Some("max-age=60"));
+    assert_eq!(head.metadata().unwrap().get("owner").map(String::as_str), Some("ops"));
+
+    // REPLACE: the request's metadata instead.
+    c.copy_object()
+        .copy_source(source)
+        .bucket("src")
+        .key("replaced")
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .content_type("application/json")
+        .metadata("owner", "dev")
+        .send()
+        .await
+        .unwrap();
+    let head = c.head_object().bucket("src").key("replaced").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("application/json"));
+    assert_eq!(head.cache_control(), None);
+    assert_eq!(head.metadata().unwrap().get("owner").map(String::as_str), Some("dev"));
+
+    // Onto itself: only with REPLACE (rclone and `aws s3 cp` use it to change metadata).
+    let r = c.copy_object().copy_source("src/replaced").bucket("src").key("replaced").send().await;
+    assert_eq!(status_and_code(r), (400, Some("InvalidRequest".into())));
+    c.copy_object()
+        .copy_source("src/replaced")
+        .bucket("src")
+        .key("replaced")
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .metadata("mtime", "1700000000")
+        .send()
+        .await
+        .unwrap();
+    let head = c.head_object().bucket("src").key("replaced").send().await.unwrap();
+    assert_eq!(head.metadata().unwrap().get("mtime").map(String::as_str), Some("1700000000"));
+    assert_eq!(body_of(&c, "src", "replaced").await, b"copy me");
+
+    // The copy has bytes of its own.
+    c.delete_object().bucket("src").key("dir/a file ü.txt").send().await.unwrap();
+    assert_eq!(body_of(&c, "dst", "copied").await, b"copy me");
+
+    // Refusals.
+    let r = c.copy_object().copy_source("src/gone").bucket("dst").key("x").send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchKey".into())));
+    let r = c.copy_object().copy_source("nosuchbucket/k").bucket("dst").key("x").send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchBucket".into())));
+    let r = c.copy_object().copy_source("src/replaced").bucket("dst").key("x").copy_source_if_match("\"nope\"").send().await;
+    assert_eq!(status_and_code(r), (412, Some("PreconditionFailed".into())));
+    let r = c.copy_object().copy_source("src/replaced").bucket("dst").key("x").copy_source_if_none_match(put.e_tag().unwrap()).send().await;
+    assert_eq!(status_and_code(r), (412, Some("PreconditionFailed".into())));
+    let r = c.copy_object().copy_source("src/replaced").bucket("dst").key("copied").if_none_match("*").send().await;
+    assert_eq!(status_and_code(r), (412, Some("PreconditionFailed".into())), "the destination's own condition");
+    let r = c.copy_object().copy_source("src").bucket("dst").key("x").send().await;
+    assert_eq!(status_and_code(r), (400, Some("InvalidArgument".into())));
+    let r = c.copy_object().copy_source("src/replaced?versionId=abc").bucket("dst").key("x").send().await;
+    assert_eq!(status_and_code(r), (400, Some("InvalidArgument".into())));
+}
+
+/// CopyObject reads the source with `s3:GetObject`: a caller who may write the
+/// destination but not read the source is refused, and nothing is written.
+#[tokio::test]
+async fn copy_object_needs_get_object_on_the_source() {
+    let s = TestServer::start().await;
+    let root = s.plain_client();
+    for b in ["secret", "drop"] {
+        root.create_bucket().bucket(b).send().await.unwrap();
+    }
+    root.put_object().bucket("secret").key("k").body(ByteStream::from_static(b"private")).send().await.unwrap();
+    let writer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::drop/*"}]}"#;
+    let (ak, sk) = common::admin::user_with_key(&s, "writer", Some(writer)).await;
+    let c = s.client_as(&ak, &sk);
+    let r = c.copy_object().copy_source("secret/k").bucket("drop").key("stolen").send().await;
+    assert_eq!(status_and_code(r), (403, Some("AccessDenied".into())));
+    assert_eq!(status_and_code(root.head_object().bucket("drop").key("stolen").send().await).0, 404);
+}

@@ -5,6 +5,7 @@
 
 pub mod checksum;
 pub mod chunked;
+pub mod copy;
 pub mod error;
 pub mod operation;
 pub mod post_policy;

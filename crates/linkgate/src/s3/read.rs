@@ -20,7 +20,12 @@ pub enum Conditional {
 /// without If-Match), then If-None-Match, then If-Modified-Since (only without
 /// If-None-Match).
 pub fn evaluate_conditionals(headers: &HeaderMap, etag: &str, last_modified_ms: i64) -> Conditional {
-    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    evaluate_conditionals_by(|n: &str| headers.get(n).and_then(|v| v.to_str().ok()), etag, last_modified_ms)
+}
+
+/// [`evaluate_conditionals`] with the headers read through `get` (by lower-case
+/// name without prefix: `if-match`, …), for CopyObject's `x-amz-copy-source-if-*`.
+pub fn evaluate_conditionals_by<'h>(get: impl Fn(&str) -> Option<&'h str>, etag: &str, last_modified_ms: i64) -> Conditional {
     let modified_secs = last_modified_ms.div_euclid(1000);
     let date =
         |v: &str| httpdate::parse_http_date(v).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs() as i64);

@@ -385,6 +385,49 @@ impl Objects {
         }
     }
 
+    /// CopyObject: the bytes of `src` (as they are when the copy starts) under
+    /// `dst`, with the source's metadata or `replace`d ones. `check_source` sees
+    /// the source first (the `x-amz-copy-source-if-*` conditions, a size limit);
+    /// `cond` is the destination's write condition.
+    pub async fn copy(
+        &self,
+        (src_bucket, src_key): (&str, &str),
+        (dst_bucket, dst_key): (&str, &str),
+        check_source: impl Fn(&ObjectMeta) -> Result<(), S3Error>,
+        replace: Option<ObjectAttrs>,
+        cond: &WriteCondition,
+    ) -> Result<ObjectMeta, S3Error> {
+        self.precheck_put(dst_bucket, dst_key, cond).await?;
+        for _ in 0..READ_ATTEMPTS {
+            let src = self.head(src_bucket, src_key).await?;
+            check_source(&src)?;
+            let blob = match self.blobs.concat(std::slice::from_ref(&src.blob_id)).await {
+                Ok(blob) => blob,
+                // The source was replaced or deleted while being copied: look again.
+                Err(_) if self.head(src_bucket, src_key).await.map_or(true, |now| now.blob_id != src.blob_id) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let guard = BlobGuard { blobs: self.blobs.clone(), id: Some(blob.id.clone()) };
+            let (content_type, headers) = match replace {
+                Some(attrs) => (attrs.content_type, attrs.headers),
+                None => (src.content_type.clone(), src.headers.clone()),
+            };
+            let meta = ObjectMeta {
+                bucket: dst_bucket.to_owned(),
+                key: dst_key.to_owned(),
+                blob_id: blob.id,
+                size: blob.size,
+                last_modified_ms: self.clock.now_ms(),
+                content_type,
+                headers,
+                ..src
+            };
+            return self.commit(Staged { blob: guard, meta }, cond).await;
+        }
+        tracing::error!(src_bucket, src_key, "a copy source kept changing or lost its blob");
+        Err(S3Error::internal())
+    }
+
     /// PutObject: stage, then commit.
     pub async fn put(&self, bucket: &str, key: &str, upload: Upload, cond: &WriteCondition) -> Result<ObjectMeta, S3Error> {
         self.precheck_put(bucket, key, cond).await?;

@@ -157,6 +157,7 @@ async fn dispatch(call: &S3Call<'_>, op: S3Operation, target: &Target, body: Bod
         S3Operation::GetObject => object::get_object(call, bucket, key, false).await,
         S3Operation::HeadObject => object::get_object(call, bucket, key, true).await,
         S3Operation::PutObject => object::put_object(call, bucket, key, body).await,
+        S3Operation::CopyObject => object::copy_object(call, bucket, key).await,
         S3Operation::DeleteObject => object::delete_object(call, bucket, key).await,
         S3Operation::CreateMultipartUpload => multipart::create(call, bucket, key).await,
         S3Operation::UploadPart => multipart::upload_part(call, bucket, key, body).await,

@@ -1,11 +1,17 @@
-//! PutObject, GetObject, HeadObject, DeleteObject.
+//! PutObject, CopyObject, GetObject, HeadObject, DeleteObject.
 
 use axum::body::Body;
 use axum::http::{HeaderName, StatusCode, header};
 
 use super::render::{object_response, set, set_named, stored};
-use super::{S3Call, S3Result, empty};
-use crate::s3::upload::{check_declared_length, write_condition};
+use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
+use crate::auth::policy::s3_object_arn;
+use crate::s3::checksum::ChecksumAlgorithm;
+use crate::s3::copy::{MAX_COPY_SOURCE, MetadataDirective, check_source_conditions, copy_to_itself, metadata_directive, parse_copy_source};
+use crate::s3::error::S3Error;
+use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
+use crate::s3::xml::XmlWriter;
+use crate::store::meta::ObjectMeta;
 
 /// `response-*` query parameters and the headers they override.
 const OVERRIDES: [(&str, HeaderName); 6] = [
@@ -27,6 +33,41 @@ pub(crate) async fn put_object(call: &S3Call<'_>, bucket: &str, key: &str, body:
     let upload = super::body::upload(call, body)?;
     let meta = objects.put(bucket, key, upload, &cond).await?;
     Ok(stored(&meta.etag, meta.checksum.as_ref()))
+}
+
+/// CopyObject (PUT with `x-amz-copy-source`): needs `s3:GetObject` on the
+/// source as well as `s3:PutObject` on the destination (checked before).
+pub(crate) async fn copy_object(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Result {
+    let headers = &call.parts.headers;
+    let source = parse_copy_source(call.header("x-amz-copy-source").unwrap_or(""))?;
+    call.authorize("s3:GetObject", &s3_object_arn(&source.bucket, &source.key))?;
+    let directive = metadata_directive(headers)?;
+    if (source.bucket.as_str(), source.key.as_str()) == (bucket, key) && directive == MetadataDirective::Copy {
+        return Err(copy_to_itself());
+    }
+    let replace = (directive == MetadataDirective::Replace).then(|| ObjectAttrs::from_headers(headers));
+    let cond = write_condition(headers)?;
+    let check_source = |src: &ObjectMeta| {
+        check_source_conditions(headers, &src.etag, src.last_modified_ms)?;
+        if src.size > MAX_COPY_SOURCE {
+            return Err(S3Error::invalid_request(format!(
+                "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_COPY_SOURCE}"
+            )));
+        }
+        Ok(())
+    };
+    let meta = call.state.objects.copy((&source.bucket, &source.key), (bucket, key), check_source, replace, &cond).await?;
+    let mut w = XmlWriter::document();
+    w.open_root("CopyObjectResult");
+    w.element("LastModified", &iso8601_ms(meta.last_modified_ms));
+    w.element("ETag", &meta.etag);
+    if let Some((name, value)) = &meta.checksum
+        && let Some(a) = ChecksumAlgorithm::from_header_name(name)
+    {
+        w.element(&format!("Checksum{}", a.algorithm_name()), value);
+    }
+    w.close("CopyObjectResult");
+    Ok(xml_response(w.finish()))
 }
 
 /// GetObject / HeadObject.
