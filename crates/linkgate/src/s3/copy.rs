@@ -66,7 +66,7 @@ pub fn metadata_directive(headers: &HeaderMap) -> Result<MetadataDirective, S3Er
 /// except that every failure (a "not modified" included) is 412.
 pub fn check_source_conditions(headers: &HeaderMap, etag: &str, last_modified_ms: i64) -> Result<(), S3Error> {
     let get = |name: &str| headers.get(format!("x-amz-copy-source-{name}")).and_then(|v| v.to_str().ok());
-    let failed = match evaluate_conditionals_by(&get, etag, last_modified_ms) {
+    let failed = match evaluate_conditionals_by(get, etag, last_modified_ms) {
         Conditional::Proceed => return Ok(()),
         Conditional::Failed(which) => which,
         Conditional::NotModified if get("if-none-match").is_some() => "If-None-Match",

@@ -797,11 +797,8 @@ mod tests {
             (e.code, e.status, e.message.as_str()),
             ("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
         );
-        for op in [S3Operation::UploadPartCopy] {
-            let e = op.refusal().unwrap();
-            assert_eq!((e.code, e.status), ("NotImplemented", 501));
-            assert_eq!(e.message, format!("linkgate does not implement {}", op.name()));
-        }
+        let e = S3Operation::UploadPartCopy.refusal().unwrap();
+        assert_eq!((e.code, e.status, e.message.as_str()), ("NotImplemented", 501, "linkgate does not implement UploadPartCopy"));
         let refused = ["UploadPartCopy", "Unsupported", "MethodNotAllowed"];
         for (method, (path, query, h, _)) in METHODS.iter().flat_map(|m| ROWS.iter().map(move |r| (m, r))) {
             if let Ok(req) = route(method, path, query, *h) {
