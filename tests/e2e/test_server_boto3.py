@@ -383,6 +383,23 @@ def test_list_multipart_uploads_paginator(s3, bucket):
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
+def test_managed_copy_of_20_mib_is_a_multipart_copy(s3, bucket):
+    """boto3's managed `copy` splits a 20 MiB object into UploadPartCopy calls
+    (8 MiB parts by default); `copy_object` copies a small one in one call."""
+    data = os.urandom(20 * 1024 * 1024)
+    s3.put_object(Bucket=bucket, Key="big.bin", Body=data)
+    s3.copy({"Bucket": bucket, "Key": "big.bin"}, bucket, "big-copy.bin")
+    head = s3.head_object(Bucket=bucket, Key="big-copy.bin")
+    assert head["ContentLength"] == len(data)
+    assert head["ETag"].endswith('-3"'), head["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="big-copy.bin")["Body"].read() == data
+
+    s3.put_object(Bucket=bucket, Key="small.txt", Body=b"small", Metadata={"k": "v"})
+    out = s3.copy_object(Bucket=bucket, Key="small-copy.txt", CopySource={"Bucket": bucket, "Key": "small.txt"})
+    assert out["CopyObjectResult"]["ETag"] == s3.head_object(Bucket=bucket, Key="small.txt")["ETag"]
+    assert s3.head_object(Bucket=bucket, Key="small-copy.txt")["Metadata"] == {"k": "v"}
+
+
 def test_delete_objects(s3, bucket):
     keys = [f"del/{i}" for i in range(5)]
     for k in keys:

@@ -75,6 +75,32 @@ pub fn check_source_conditions(headers: &HeaderMap, etag: &str, last_modified_ms
     Err(S3Error::precondition_failed(&format!("x-amz-copy-source-{failed}")))
 }
 
+/// `x-amz-copy-source-range: bytes=first-last` against a source of `size`
+/// bytes: (start, length). Without the header, the whole source.
+pub fn copy_source_range(header: Option<&str>, size: u64) -> Result<(u64, u64), S3Error> {
+    let Some(raw) = header else { return Ok((0, size)) };
+    let form = || {
+        S3Error::invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            raw,
+        )
+    };
+    let (first, last) = raw.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(form)?;
+    let (first, last): (u64, u64) = (first.parse().map_err(|_| form())?, last.parse().map_err(|_| form())?);
+    if first > last {
+        return Err(form());
+    }
+    if last >= size {
+        return Err(S3Error::invalid_argument(
+            format!("Range specified is not valid for source object of size: {size}"),
+            "x-amz-copy-source-range",
+            raw,
+        ));
+    }
+    Ok((first, last - first + 1))
+}
+
 /// S3's refusal of a copy onto itself that changes nothing.
 pub fn copy_to_itself() -> S3Error {
     S3Error::invalid_request(
@@ -97,6 +123,20 @@ mod tests {
             assert_eq!(parse_copy_source(bad).unwrap_err().code, "InvalidArgument", "{bad:?}");
         }
         assert_eq!(parse_copy_source("B_/k").unwrap_err().code, "InvalidBucketName");
+    }
+
+    #[test]
+    fn copy_source_ranges() {
+        assert_eq!(copy_source_range(None, 10).unwrap(), (0, 10));
+        assert_eq!(copy_source_range(Some("bytes=0-9"), 10).unwrap(), (0, 10));
+        assert_eq!(copy_source_range(Some("bytes=3-3"), 10).unwrap(), (3, 1));
+        for bad in ["bytes=5-4", "bytes=-4", "bytes=4-", "4-5", "bytes=a-b", "bytes=1-2,4-5"] {
+            assert_eq!(copy_source_range(Some(bad), 10).unwrap_err().code, "InvalidArgument", "{bad}");
+        }
+        assert_eq!(
+            copy_source_range(Some("bytes=0-10"), 10).unwrap_err().message,
+            "Range specified is not valid for source object of size: 10"
+        );
     }
 
     #[test]

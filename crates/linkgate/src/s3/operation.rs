@@ -70,8 +70,8 @@
 //!   HeadObject);
 //! - `PUT`/`DELETE` on a bucket with ordinary parameters (a presigned CreateBucket,
 //!   `?x-id=…`) are CreateBucket/DeleteBucket; any parameter made them 405;
-//! - `PUT ?uploadId&partNumber` with `x-amz-copy-source` is UploadPartCopy (501
-//!   for now); it was UploadPart with an empty body;
+//! - `PUT ?uploadId&partNumber` with `x-amz-copy-source` is UploadPartCopy; it
+//!   was UploadPart with an empty body;
 //! - a form POST carrying a selector (`POST /b?delete` as `multipart/form-data`)
 //!   is what the selector says, not PostObject; the `multipart/form-data` test
 //!   ignores ASCII case, as media types do.
@@ -435,8 +435,6 @@ impl S3Operation {
             Self::MethodNotAllowed => {
                 Some(S3Error::new("MethodNotAllowed", 405, "The specified method is not allowed against this resource."))
             }
-            // Not implemented yet: drop an operation from this line when its handler lands.
-            Self::UploadPartCopy => Some(S3Error::new("NotImplemented", 501, format!("linkgate does not implement {}", self.name()))),
             _ => None,
         }
     }
@@ -797,9 +795,7 @@ mod tests {
             (e.code, e.status, e.message.as_str()),
             ("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
         );
-        let e = S3Operation::UploadPartCopy.refusal().unwrap();
-        assert_eq!((e.code, e.status, e.message.as_str()), ("NotImplemented", 501, "linkgate does not implement UploadPartCopy"));
-        let refused = ["UploadPartCopy", "Unsupported", "MethodNotAllowed"];
+        let refused = ["Unsupported", "MethodNotAllowed"];
         for (method, (path, query, h, _)) in METHODS.iter().flat_map(|m| ROWS.iter().map(move |r| (m, r))) {
             if let Ok(req) = route(method, path, query, *h) {
                 assert_eq!(req.op.refusal().is_some(), refused.contains(&req.op.name()), "{method} {path}?{query}");

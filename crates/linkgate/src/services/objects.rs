@@ -567,6 +567,28 @@ impl Objects {
         }
     }
 
+    /// UploadPartCopy: part `part_number` of the upload is the bytes `range`
+    /// picks (start, length; `None`: all) of `src` as it is when the copy starts.
+    pub async fn upload_part_copy(
+        &self,
+        (src_bucket, src_key): (&str, &str),
+        (bucket, key, upload_id, part_number): (&str, &str, &str, u32),
+        range: impl Fn(&ObjectMeta) -> Result<(u64, u64), S3Error>,
+    ) -> Result<PartInfo, S3Error> {
+        let upload = self.upload(bucket, key, upload_id).await?;
+        let checksum_algorithm = upload.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name));
+        for _ in 0..READ_ATTEMPTS {
+            let src = self.head(src_bucket, src_key).await?;
+            let (start, len) = range(&src)?;
+            let Some(body) = self.blobs.read(&src.blob_id, start, len).await? else { continue };
+            let checks = PendingChecks { checksum_algorithm, decoded_length: Some(len), ..PendingChecks::default() };
+            let copied = Upload { body, checks, attrs: ObjectAttrs::default() };
+            return self.upload_part(bucket, key, upload_id, part_number, copied).await;
+        }
+        tracing::error!(src_bucket, src_key, "a copy source kept changing or lost its blob");
+        Err(S3Error::internal())
+    }
+
     /// CompleteMultipartUpload with the parts the client lists, in order.
     ///
     /// `cond` (`If-None-Match: *` / `If-Match`) is checked against the object at

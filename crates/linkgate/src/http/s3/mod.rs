@@ -161,6 +161,7 @@ async fn dispatch(call: &S3Call<'_>, op: S3Operation, target: &Target, body: Bod
         S3Operation::DeleteObject => object::delete_object(call, bucket, key).await,
         S3Operation::CreateMultipartUpload => multipart::create(call, bucket, key).await,
         S3Operation::UploadPart => multipart::upload_part(call, bucket, key, body).await,
+        S3Operation::UploadPartCopy => multipart::upload_part_copy(call, bucket, key).await,
         S3Operation::CompleteMultipartUpload => multipart::complete(call, bucket, key, body).await,
         S3Operation::AbortMultipartUpload => multipart::abort(call, bucket, key).await,
         S3Operation::ListParts => multipart::list_parts(call, bucket, key).await,

@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use super::body::read_small;
 use super::render::{set_named, stored};
 use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
+use crate::auth::policy::s3_object_arn;
 use crate::s3::checksum::ChecksumAlgorithm;
+use crate::s3::copy::{check_source_conditions, copy_source_range, parse_copy_source};
 use crate::s3::error::S3Error;
 use crate::s3::requests::parse_complete;
 use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
@@ -43,20 +45,49 @@ pub(crate) async fn create(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Resu
     Ok(r)
 }
 
-/// UploadPart (PUT ?partNumber=N&uploadId=…), presigned or header-signed.
-pub(crate) async fn upload_part(call: &S3Call<'_>, bucket: &str, key: &str, body: Body) -> S3Result {
+fn part_number(call: &S3Call<'_>) -> Result<u32, S3Error> {
     let raw = call.query.get("partNumber").unwrap_or("");
-    let part_number = raw
-        .parse::<u32>()
+    raw.parse::<u32>()
         .ok()
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
-        .ok_or_else(|| S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", raw))?;
+        .ok_or_else(|| S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", raw))
+}
+
+/// UploadPart (PUT ?partNumber=N&uploadId=…), presigned or header-signed.
+pub(crate) async fn upload_part(call: &S3Call<'_>, bucket: &str, key: &str, body: Body) -> S3Result {
+    let part_number = part_number(call)?;
     check_declared_length(&call.parts.headers, call.state.config.limits.max_object_size)?;
     let objects = &call.state.objects;
     objects.upload(bucket, key, upload_id(call)).await?;
     let upload = super::body::upload(call, body)?;
     let part = objects.upload_part(bucket, key, upload_id(call), part_number, upload).await?;
     Ok(stored(&part.etag, part.checksum.as_ref()))
+}
+
+/// UploadPartCopy (UploadPart with `x-amz-copy-source`, and
+/// `x-amz-copy-source-range` for a slice): needs `s3:GetObject` on the source.
+pub(crate) async fn upload_part_copy(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Result {
+    let part_number = part_number(call)?;
+    let headers = &call.parts.headers;
+    let source = parse_copy_source(call.header("x-amz-copy-source").unwrap_or(""))?;
+    call.authorize("s3:GetObject", &s3_object_arn(&source.bucket, &source.key))?;
+    let range = |src: &crate::store::meta::ObjectMeta| {
+        check_source_conditions(headers, &src.etag, src.last_modified_ms)?;
+        copy_source_range(call.header("x-amz-copy-source-range"), src.size)
+    };
+    let part =
+        call.state.objects.upload_part_copy((&source.bucket, &source.key), (bucket, key, upload_id(call), part_number), range).await?;
+    let mut w = XmlWriter::document();
+    w.open_root("CopyPartResult");
+    w.element("LastModified", &iso8601_ms(part.last_modified_ms));
+    w.element("ETag", &part.etag);
+    if let Some((name, value)) = &part.checksum
+        && let Some(a) = ChecksumAlgorithm::from_header_name(name)
+    {
+        w.element(&format!("Checksum{}", a.algorithm_name()), value);
+    }
+    w.close("CopyPartResult");
+    Ok(xml_response(w.finish()))
 }
 
 /// CompleteMultipartUpload (POST ?uploadId=…).
