@@ -465,3 +465,26 @@ async fn upload_part_copy_assembles_a_copy() {
     let r = c.upload_part_copy().bucket("bkt").key("bad").upload_id("no-such-upload").part_number(1).copy_source("bkt/big").send().await;
     assert_eq!(status_and_code(r), (404, Some("NoSuchUpload".into())));
 }
+
+/// Was 403 `SignatureDoesNotMatch` (the value was left out of the canonical
+/// request): a non-ASCII `x-amz-meta-*` value is signed as its UTF-8 bytes, kept,
+/// and sent back as S3 does, as an RFC 2047 encoded word.
+#[tokio::test]
+async fn non_ascii_metadata_is_signed_and_kept() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_object()
+        .bucket("bkt")
+        .key("k")
+        .metadata("title", "Grüße aus Köln")
+        .metadata("plain", "ascii")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("signed with the UTF-8 value");
+    let head = c.head_object().bucket("bkt").key("k").send().await.unwrap();
+    let meta = head.metadata().unwrap();
+    assert_eq!(meta.get("plain").map(String::as_str), Some("ascii"));
+    assert_eq!(meta.get("title").map(String::as_str), Some("=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?="));
+}

@@ -76,9 +76,11 @@ pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip().to_canonical())
 }
 
-/// The string form of every header whose value is text (the only ones SigV4 signs).
+/// The string form of every header whose value is UTF-8 text (the only ones
+/// SigV4 signs). Not `HeaderValue::to_str`, which refuses anything but visible
+/// ASCII: SDKs sign the UTF-8 bytes of a non-ASCII `x-amz-meta-*` value as they are.
 pub(crate) fn text_headers(parts: &Parts) -> Vec<(&str, &str)> {
-    parts.headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect()
+    parts.headers.iter().filter_map(|(n, v)| std::str::from_utf8(v.as_bytes()).ok().map(|v| (n.as_str(), v))).collect()
 }
 
 impl Pipeline {

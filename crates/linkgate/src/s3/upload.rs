@@ -40,8 +40,9 @@ impl ObjectAttrs {
             }
         }
         for (name, value) in headers {
+            // UTF-8, not just ASCII: S3 keeps non-ASCII metadata values.
             if name.as_str().starts_with("x-amz-meta-")
-                && let Ok(v) = value.to_str()
+                && let Ok(v) = std::str::from_utf8(value.as_bytes())
             {
                 stored.push((name.as_str().to_owned(), v.to_owned()));
             }

@@ -26,6 +26,16 @@ pub(crate) fn set_named(r: &mut Response, name: &str, value: &str) {
     }
 }
 
+/// A stored header value as S3 sends it back: as is if it is ASCII, else its
+/// UTF-8 as an RFC 2047 encoded word (`=?UTF-8?B?…?=`).
+fn ascii_header_value(value: &str) -> std::borrow::Cow<'_, str> {
+    use base64::Engine as _;
+    if value.is_ascii() {
+        return value.into();
+    }
+    format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(value)).into()
+}
+
 /// The answer for an object read: 304, or 200/206 with the stored headers and the
 /// bytes (none for HEAD).
 pub(crate) fn object_response(read: ObjectRead) -> Response {
@@ -52,7 +62,7 @@ pub(crate) fn object_response(read: ObjectRead) -> Response {
         set(&mut r, header::CONTENT_RANGE, &format!("bytes {}-{}/{}", start, start + len - 1, meta.size));
     }
     for (name, value) in &meta.headers {
-        set_named(&mut r, name, value);
+        set_named(&mut r, name, &ascii_header_value(value));
     }
     if let Some(n) = meta.parts_count {
         set_named(&mut r, "x-amz-mp-parts-count", &n.to_string());
