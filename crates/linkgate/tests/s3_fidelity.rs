@@ -488,3 +488,43 @@ async fn non_ascii_metadata_is_signed_and_kept() {
     assert_eq!(meta.get("plain").map(String::as_str), Some("ascii"));
     assert_eq!(meta.get("title").map(String::as_str), Some("=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?="));
 }
+
+/// Was 501: ACL reads answer the owner's FULL_CONTROL (many tools read them);
+/// writes accept the private ACL everything already has, and refuse anything that
+/// would give others access with a clear 501.
+#[tokio::test]
+async fn acls_are_private_and_readable() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, Permission};
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_object().bucket("bkt").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
+
+    let bucket_acl = c.get_bucket_acl().bucket("bkt").send().await.unwrap();
+    let object_acl = c.get_object_acl().bucket("bkt").key("k").send().await.unwrap();
+    let owner_id = bucket_acl.owner().unwrap().id().unwrap().to_owned();
+    for grants in [bucket_acl.grants(), object_acl.grants()] {
+        assert_eq!(grants.len(), 1, "{grants:?}");
+        assert_eq!(grants[0].permission(), Some(&Permission::FullControl));
+        assert_eq!(grants[0].grantee().unwrap().id(), Some(owner_id.as_str()));
+    }
+    assert_eq!(object_acl.owner().unwrap().id(), Some(owner_id.as_str()));
+
+    c.put_object_acl().bucket("bkt").key("k").acl(ObjectCannedAcl::Private).send().await.unwrap();
+    c.put_bucket_acl().bucket("bkt").acl(BucketCannedAcl::Private).send().await.unwrap();
+    // Writing back what was read (the owner's FULL_CONTROL) is fine too.
+    let policy = aws_sdk_s3::types::AccessControlPolicy::builder()
+        .set_grants(Some(object_acl.grants().to_vec()))
+        .set_owner(object_acl.owner().cloned())
+        .build();
+    c.put_object_acl().bucket("bkt").key("k").access_control_policy(policy).send().await.unwrap();
+
+    let r = c.put_object_acl().bucket("bkt").key("k").acl(ObjectCannedAcl::PublicRead).send().await;
+    assert_eq!(status_and_code(r), (501, Some("NotImplemented".into())));
+    let r = c.put_bucket_acl().bucket("bkt").grant_read("uri=http://acs.amazonaws.com/groups/global/AllUsers").send().await;
+    assert_eq!(status_and_code(r), (501, Some("NotImplemented".into())));
+    let r = c.get_object_acl().bucket("bkt").key("missing").send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchKey".into())));
+    let r = c.get_bucket_acl().bucket("no-such-bucket").send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchBucket".into())));
+}

@@ -25,7 +25,7 @@
 //! | 7 | no row matches | `MethodNotAllowed` (405) |
 //!
 //! A *selector* is a query parameter that picks the operation. On a bucket:
-//! `cors`, `location`, `versions`, `uploads`, `delete`. On an object: `uploads`,
+//! `cors`, `location`, `versions`, `uploads`, `delete`, `acl`. On an object: `uploads`, `acl`,
 //! `uploadId`, and `partNumber` on `PUT` (where it means UploadPart, like
 //! `uploadId`; it is the same selector, so `?uploadId=U&partNumber=1` is one).
 //! On both: every name in [`UNSUPPORTED_SUBRESOURCES`]. Every other parameter is
@@ -45,6 +45,7 @@
 //! | `versions` | ListObjectVersions | | | | |
 //! | `uploads` | ListMultipartUploads | | | | |
 //! | `delete` | | | | DeleteObjects | |
+//! | `acl` | GetBucketAcl | | PutBucketAcl | | |
 //!
 //! Object (`/{bucket}/{key}`):
 //!
@@ -53,6 +54,7 @@
 //! | none | GetObject | HeadObject | PutObject (`x-amz-copy-source`: CopyObject) | | DeleteObject |
 //! | `uploads` | | | | CreateMultipartUpload | |
 //! | `uploadId` | ListParts | | UploadPart (`x-amz-copy-source`: UploadPartCopy) | CompleteMultipartUpload | AbortMultipartUpload |
+//! | `acl` | GetObjectAcl | | PutObjectAcl | | |
 //!
 //! Empty cells, and every other method (`PATCH`, `TRACE`, unknown ones), are
 //! `MethodNotAllowed`.
@@ -87,9 +89,8 @@ pub const MAX_KEY_LEN: usize = 1024;
 /// operation would silently do the wrong thing (`PUT /b/k?acl` overwriting the
 /// object with an ACL document, `GET /b?policy` listing keys), so each is a 501 on
 /// a bucket and on an object alike.
-pub const UNSUPPORTED_SUBRESOURCES: [&str; 32] = [
+pub const UNSUPPORTED_SUBRESOURCES: [&str; 31] = [
     "accelerate",
-    "acl",
     "analytics",
     "attributes",
     "encryption",
@@ -269,6 +270,10 @@ pub enum S3Operation {
     ListObjectVersions,
     /// `GET /b?uploads`.
     ListMultipartUploads,
+    /// `GET /b?acl`: always the owner's full control.
+    GetBucketAcl,
+    /// `PUT /b?acl`: only the private ACL, which every bucket has.
+    PutBucketAcl,
     /// `GET /b?cors`.
     GetBucketCors,
     /// `PUT /b?cors`.
@@ -289,6 +294,10 @@ pub enum S3Operation {
     CopyObject,
     /// `DELETE /b/k`.
     DeleteObject,
+    /// `GET /b/k?acl`: always the owner's full control.
+    GetObjectAcl,
+    /// `PUT /b/k?acl`: only the private ACL, which every object has.
+    PutObjectAcl,
     /// `POST /b/k?uploads`.
     CreateMultipartUpload,
     /// `PUT /b/k?partNumber=N&uploadId=U`.
@@ -368,6 +377,10 @@ impl S3Operation {
             Self::ListObjectsV2 => "ListObjectsV2",
             Self::ListObjectVersions => "ListObjectVersions",
             Self::ListMultipartUploads => "ListMultipartUploads",
+            Self::GetBucketAcl => "GetBucketAcl",
+            Self::PutBucketAcl => "PutBucketAcl",
+            Self::GetObjectAcl => "GetObjectAcl",
+            Self::PutObjectAcl => "PutObjectAcl",
             Self::GetBucketCors => "GetBucketCors",
             Self::PutBucketCors => "PutBucketCors",
             Self::DeleteBucketCors => "DeleteBucketCors",
@@ -404,6 +417,10 @@ impl S3Operation {
             Self::GetBucketLocation => action("s3:GetBucketLocation"),
             Self::ListObjectVersions => action("s3:ListBucketVersions"),
             Self::ListMultipartUploads => action("s3:ListBucketMultipartUploads"),
+            Self::GetBucketAcl => action("s3:GetBucketAcl"),
+            Self::PutBucketAcl => action("s3:PutBucketAcl"),
+            Self::GetObjectAcl => action("s3:GetObjectAcl"),
+            Self::PutObjectAcl => action("s3:PutObjectAcl"),
             Self::GetBucketCors => action("s3:GetBucketCORS"),
             Self::PutBucketCors | Self::DeleteBucketCors => action("s3:PutBucketCORS"),
             Self::GetObject | Self::HeadObject => action(S3_GET_OBJECT),
@@ -455,6 +472,7 @@ enum Selector {
     Versions,
     Uploads,
     Delete,
+    Acl,
     /// `uploadId`, or `partNumber` on PUT: one part of a multipart upload.
     UploadId,
     Unsupported(&'static str),
@@ -468,6 +486,7 @@ fn selector(name: &str, method: &str, kind: Kind) -> Option<Selector> {
         (Kind::Bucket, "versions") => Some(Selector::Versions),
         (Kind::Bucket, "delete") => Some(Selector::Delete),
         (_, "uploads") => Some(Selector::Uploads),
+        (_, "acl") => Some(Selector::Acl),
         (Kind::Object, "uploadId") => Some(Selector::UploadId),
         (Kind::Object, "partNumber") if method == "PUT" => Some(Selector::UploadId),
         _ => None,
@@ -515,6 +534,8 @@ fn bucket_op(method: &str, sel: Option<Selector>, query: &Query, headers: &Reque
         (Some(Selector::Versions), "GET") => Op::ListObjectVersions,
         (Some(Selector::Uploads), "GET") => Op::ListMultipartUploads,
         (Some(Selector::Delete), "POST") => Op::DeleteObjects,
+        (Some(Selector::Acl), "GET") => Op::GetBucketAcl,
+        (Some(Selector::Acl), "PUT") => Op::PutBucketAcl,
         _ => Op::MethodNotAllowed,
     }
 }
@@ -535,6 +556,8 @@ fn object_op(method: &str, sel: Option<Selector>, headers: &RequestHeaders<'_>) 
         (Some(Selector::UploadId), "PUT") => Op::UploadPart,
         (Some(Selector::UploadId), "POST") => Op::CompleteMultipartUpload,
         (Some(Selector::UploadId), "DELETE") => Op::AbortMultipartUpload,
+        (Some(Selector::Acl), "GET") => Op::GetObjectAcl,
+        (Some(Selector::Acl), "PUT") => Op::PutObjectAcl,
         _ => Op::MethodNotAllowed,
     }
 }
@@ -618,7 +641,8 @@ mod tests {
         ("/b", "versions&list-type=2&uploads", H::No, "400 400 400 400 400 Pre 400 400 400"),
         ("/b", "acl&cors", H::No, "400 400 400 400 400 Pre 400 400 400"),
         ("/b", "acl&tagging", H::No, "400 400 400 400 400 Pre 400 400 400"),
-        ("/b", "acl&acl=x", H::Form, "501 501 501 501 501 Pre 501 501 501"),
+        ("/b", "acl&acl=x", H::Form, "GetBucketAcl - PutBucketAcl - - Pre - - -"),
+        ("/b", "acl", H::No, "GetBucketAcl - PutBucketAcl - - Pre - - -"),
         // Objects.
         ("/b/k", "", H::No, "GetObject HeadObject PutObject - DeleteObject Pre - - -"),
         ("/b//a/../k", "", H::Form, "GetObject HeadObject PutObject - DeleteObject Pre - - -"),
@@ -645,11 +669,13 @@ mod tests {
         ("/b/k", "partNumber=1&uploads", H::No, "- - 400 CreateMultipartUpload - Pre - - -"),
         ("/b/k", "uploadId=U&acl", H::No, "400 400 400 400 400 Pre 400 400 400"),
         ("/b/k", "tagging&versionId=v", H::Copy, "501 501 501 501 501 Pre 501 501 501"),
+        ("/b/k", "acl&versionId=null", H::No, "GetObjectAcl - PutObjectAcl - - Pre - - -"),
+        ("/b/k", "acl", H::Copy, "GetObjectAcl - PutObjectAcl - - Pre - - -"),
     ];
 
     /// The authorization of each operation: `ACTION SCOPE`, where SCOPE says which
     /// ARN of the target the resource is (`*`, `bucket`, `object`).
-    const AUTH: [(&str, &str); 28] = [
+    const AUTH: [(&str, &str); 32] = [
         ("ListBuckets", "s3:ListAllMyBuckets *"),
         ("CreateBucket", "s3:CreateBucket bucket"),
         ("DeleteBucket", "s3:DeleteBucket bucket"),
@@ -659,6 +685,10 @@ mod tests {
         ("ListObjectsV2", "s3:ListBucket bucket"),
         ("ListObjectVersions", "s3:ListBucketVersions bucket"),
         ("ListMultipartUploads", "s3:ListBucketMultipartUploads bucket"),
+        ("GetBucketAcl", "s3:GetBucketAcl bucket"),
+        ("PutBucketAcl", "s3:PutBucketAcl bucket"),
+        ("GetObjectAcl", "s3:GetObjectAcl object"),
+        ("PutObjectAcl", "s3:PutObjectAcl object"),
         ("GetBucketCors", "s3:GetBucketCORS bucket"),
         ("PutBucketCors", "s3:PutBucketCORS bucket"),
         ("DeleteBucketCors", "s3:PutBucketCORS bucket"),
@@ -788,8 +818,11 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let e = S3Operation::Unsupported { what: "acl" }.refusal().unwrap();
-        assert_eq!((e.code, e.status, e.message.as_str()), ("NotImplemented", 501, "linkgate does not implement the ?acl sub-resource"));
+        let e = S3Operation::Unsupported { what: "tagging" }.refusal().unwrap();
+        assert_eq!(
+            (e.code, e.status, e.message.as_str()),
+            ("NotImplemented", 501, "linkgate does not implement the ?tagging sub-resource")
+        );
         let e = S3Operation::MethodNotAllowed.refusal().unwrap();
         assert_eq!(
             (e.code, e.status, e.message.as_str()),

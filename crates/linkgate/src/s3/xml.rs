@@ -28,6 +28,20 @@ impl XmlWriter {
         self.out.push('>');
     }
 
+    /// `<name a="v" …>`, values escaped (an ACL's `Grantee` carries `xsi:type`).
+    pub fn open_with(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (a, v) in attrs {
+            self.out.push(' ');
+            self.out.push_str(a);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, v);
+            self.out.push('"');
+        }
+        self.out.push('>');
+    }
+
     /// `<name xmlns="…S3…">`: a response root.
     pub fn open_root(&mut self, name: &str) {
         self.out.push('<');

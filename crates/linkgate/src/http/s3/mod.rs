@@ -9,6 +9,7 @@
 //! headers on errors too, because a browser hides the real error behind a CORS
 //! failure otherwise.
 
+mod acl;
 mod auth;
 mod body;
 mod bucket;
@@ -150,6 +151,16 @@ async fn dispatch(call: &S3Call<'_>, op: S3Operation, target: &Target, body: Bod
         S3Operation::ListObjects => list::list_objects_v1(call, bucket).await,
         S3Operation::ListObjectsV2 => list::list_objects_v2(call, bucket).await,
         S3Operation::ListObjectVersions => list::list_object_versions(call, bucket).await,
+        S3Operation::GetBucketAcl => call.state.objects.bucket(bucket).await.and_then(|_| acl::get_acl(call)),
+        S3Operation::PutBucketAcl => {
+            call.state.objects.bucket(bucket).await?;
+            acl::put_acl(call, body).await
+        }
+        S3Operation::GetObjectAcl => call.state.objects.head(bucket, key).await.and_then(|_| acl::get_acl(call)),
+        S3Operation::PutObjectAcl => {
+            call.state.objects.head(bucket, key).await?;
+            acl::put_acl(call, body).await
+        }
         S3Operation::GetBucketCors => cors::get_bucket_cors(call, bucket).await,
         S3Operation::PutBucketCors => cors::put_bucket_cors(call, bucket, body).await,
         S3Operation::DeleteBucketCors => cors::delete_bucket_cors(call, bucket).await,
