@@ -123,8 +123,15 @@ impl App {
             region: config.region.clone(),
             public_url: config.public_url.clone(),
         }));
-        let jobs =
-            Jobs { buffer, links: links.clone(), identities: identities.clone(), config: config.links.clone(), clock: clock.clone() };
+        let jobs = Jobs {
+            buffer,
+            links: links.clone(),
+            identities: identities.clone(),
+            objects: objects.clone(),
+            abandoned_upload_secs: config.limits.abandoned_upload_secs,
+            config: config.links.clone(),
+            clock: clock.clone(),
+        };
         let state = Arc::new(AppState::new(config, clock, identities, objects, links, signing_keys));
         Ok(Self { state, data_dir, jobs })
     }

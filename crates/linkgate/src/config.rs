@@ -169,6 +169,11 @@ pub struct LimitsConfig {
     /// can be checked (STS and IAM forms, admin calls without a signed payload
     /// hash) may hold at once, bytes; beyond it, 503 with `Retry-After`.
     pub preauth_memory_bytes: usize,
+    /// A multipart upload neither completed nor aborted this long after it
+    /// started is aborted by housekeeping (its parts' bytes freed), seconds; 0
+    /// keeps uploads forever. S3 leaves this to a lifecycle rule; 7 days is the
+    /// rule AWS recommends.
+    pub abandoned_upload_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -190,6 +195,7 @@ impl Default for LimitsConfig {
             max_api_body_bytes: 256 * 1024,
             max_form_fields_bytes: 20 * 1024,
             preauth_memory_bytes: 64 * 1024 * 1024,
+            abandoned_upload_secs: 7 * 24 * 3600,
         }
     }
 }

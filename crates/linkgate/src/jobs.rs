@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 200 ms | write buffered link audit rows and use counts |
 //! | 60 s | forget recovered rate-limit entries and finished password bans |
-//! | 1 h | purge long-dead links and old audit rows; expired STS sessions |
+//! | 1 h | purge long-dead links and old audit rows; expired STS sessions; abort abandoned multipart uploads |
 //!
 //! [`Housekeeping::stop`] ends them and writes what is still buffered.
 
@@ -15,6 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::LinksConfig;
 use crate::services::identities::Identities;
 use crate::services::links::LinkService;
+use crate::services::objects::Objects;
 use crate::store::links::LinkStore;
 use crate::store::write_behind::BufferedLinks;
 
@@ -26,6 +27,10 @@ pub struct Jobs {
     pub links: Arc<LinkService>,
     /// Identities (sessions).
     pub identities: Arc<Identities>,
+    /// Objects (abandoned uploads).
+    pub objects: Arc<Objects>,
+    /// `limits.abandoned_upload_secs` (0: never).
+    pub abandoned_upload_secs: u64,
     /// `[links]` retention.
     pub config: LinksConfig,
     /// The clock.
@@ -90,5 +95,12 @@ async fn purge(jobs: &Jobs) {
         Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "session purge failed"),
+    }
+    if jobs.abandoned_upload_secs > 0 {
+        match jobs.objects.expire_uploads(ms(jobs.abandoned_upload_secs)).await {
+            Ok(n) if n > 0 => tracing::info!(uploads = n, "aborted abandoned multipart uploads"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e.message, "abandoned upload expiry failed"),
+        }
     }
 }

@@ -528,3 +528,30 @@ async fn acls_are_private_and_readable() {
     let r = c.get_bucket_acl().bucket("no-such-bucket").send().await;
     assert_eq!(status_and_code(r), (404, Some("NoSuchBucket".into())));
 }
+
+/// New: housekeeping aborts multipart uploads left pending for
+/// `limits.abandoned_upload_secs` (7 days by default) and frees their parts;
+/// younger ones stay.
+#[tokio::test]
+async fn abandoned_uploads_expire() {
+    let s = TestServer::start().await;
+    assert_eq!(s.state.config.limits.abandoned_upload_secs, 7 * 24 * 3600);
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (old, _) = one_part_upload(&c, "old", b"forgotten part").await;
+    s.clock.advance_secs(6 * 24 * 3600);
+    // Each call from here on is a fresh client's first: an SDK corrects its clock
+    // by a response's Date header, which is real time, not the moved clock.
+    let fresh = || s.plain_client();
+    let young = fresh().create_multipart_upload().bucket("bkt").key("young").send().await.unwrap().upload_id().unwrap().to_owned();
+    s.clock.advance_secs(24 * 3600 + 1);
+    let expired = s.state.objects.expire_uploads(7 * 24 * 3600 * 1000).await.unwrap();
+    assert_eq!(expired, 1);
+    let left = fresh().list_multipart_uploads().bucket("bkt").send().await.unwrap();
+    assert_eq!(left.uploads().iter().map(|u| u.upload_id().unwrap()).collect::<Vec<_>>(), [young.as_str()]);
+    let r = fresh().list_parts().bucket("bkt").key("old").upload_id(&old).send().await;
+    assert_eq!(status_and_code(r), (404, Some("NoSuchUpload".into())));
+    let objects = s.data_dir.join("objects");
+    let files: Vec<_> = common::files_under(&objects).into_iter().filter(|p| !p.starts_with(objects.join("tmp"))).collect();
+    assert!(files.is_empty(), "the old upload's part is freed: {files:?}");
+}

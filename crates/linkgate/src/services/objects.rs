@@ -755,6 +755,26 @@ fn hex16(s: &str) -> Option<[u8; 16]> {
 
 /// Housekeeping.
 impl Objects {
+    /// Aborts the uploads that started more than `max_age_ms` ago and were never
+    /// completed or aborted, freeing their parts' bytes. Returns how many.
+    pub async fn expire_uploads(&self, max_age_ms: i64) -> Result<usize, S3Error> {
+        let before = self.clock.now_ms().saturating_sub(max_age_ms);
+        let mut expired = 0;
+        loop {
+            let stale = self.meta.stale_uploads(before, 500).await?;
+            for upload in &stale {
+                // None: completed or aborted meanwhile.
+                for blob in self.meta.abort_upload(&upload.upload_id).await?.unwrap_or_default() {
+                    remove_blob(self.blobs.as_ref(), &blob).await;
+                }
+                expired += 1;
+            }
+            if stale.len() < 500 {
+                return Ok(expired);
+            }
+        }
+    }
+
     /// Removes blobs no object or part points at: left by a crash between writing
     /// a blob and its row, or between removing a row and its blob. Run at start,
     /// before requests are served (nothing is being written then). Returns how many.

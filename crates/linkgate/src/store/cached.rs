@@ -128,6 +128,10 @@ impl MetaStore for CachedMeta {
         self.inner.upload(upload_id).await
     }
 
+    async fn stale_uploads(&self, initiated_before_ms: i64, limit: usize) -> StoreResult<Vec<UploadInfo>> {
+        self.inner.stale_uploads(initiated_before_ms, limit).await
+    }
+
     async fn list_uploads(&self, bucket: &str, prefix: &str, after: (&str, &str), limit: usize) -> StoreResult<Vec<UploadInfo>> {
         self.inner.list_uploads(bucket, prefix, after, limit).await
     }

@@ -202,6 +202,9 @@ pub trait MetaStore: Send + Sync {
     async fn create_upload(&self, upload: &UploadInfo) -> StoreResult<bool>;
     /// One upload.
     async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadInfo>>;
+    /// Up to `limit` pending uploads (any bucket) that started before
+    /// `initiated_before_ms`, oldest first.
+    async fn stale_uploads(&self, initiated_before_ms: i64, limit: usize) -> StoreResult<Vec<UploadInfo>>;
     /// Pending uploads in `bucket` whose key starts with `prefix`, in (key,
     /// upload id) order, after `after` = (key, upload id) in that order; at most
     /// `limit`.

@@ -456,6 +456,16 @@ pub async fn check_list_uploads(s: &dyn MetaStore) {
     assert_eq!(ids(s.list_uploads("lu", "c", ("", ""), 10).await.unwrap()), Vec::<String>::new());
     assert_eq!(s.list_uploads("lu", "", ("", ""), 10).await.unwrap()[0], upload("lu-u0", "lu", "a/1"), "every field");
     assert_eq!(ids(s.list_uploads("nope", "", ("", ""), 10).await.unwrap()), Vec::<String>::new());
+
+    // Stale uploads: started strictly before the cutoff, oldest first, any bucket.
+    let started = |id: &str, ms| UploadInfo { initiated_ms: ms, ..upload(id, "lu-other", "old") };
+    assert!(s.create_upload(&started("lu-older", 1_600_000_000_000)).await.unwrap());
+    assert!(s.create_upload(&started("lu-old", 1_650_000_000_000)).await.unwrap());
+    let stale = |before, limit| async move { ids(s.stale_uploads(before, limit).await.unwrap()) };
+    assert_eq!(stale(1_650_000_000_001, 10).await, ["old:lu-older", "old:lu-old"]);
+    assert_eq!(stale(1_650_000_000_000, 10).await, ["old:lu-older"], "strictly before");
+    assert_eq!(stale(1_700_000_000_001, 3).await.len(), 3);
+    assert_eq!(stale(1_700_000_000_001, 100).await.len(), 8);
 }
 
 /// Which candidate blobs some object or part still points at.

@@ -273,6 +273,17 @@ impl MetaStore for Sqlite {
         })
     }
 
+    async fn stale_uploads(&self, initiated_before_ms: i64, limit: usize) -> StoreResult<Vec<UploadInfo>> {
+        self.read("find abandoned uploads", |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT bucket, key, initiated_ms, template, upload_id FROM uploads WHERE initiated_ms < ?1 ORDER BY initiated_ms LIMIT ?2",
+            )?;
+            let rows =
+                stmt.query_map(params![initiated_before_ms, to_i64(limit as u64)], |r| upload_from_row(&r.get::<_, String>(4)?, r))?;
+            rows.collect()
+        })
+    }
+
     async fn list_uploads(&self, bucket: &str, prefix: &str, after: (&str, &str), limit: usize) -> StoreResult<Vec<UploadInfo>> {
         self.read("list uploads", |c| {
             // Keys compare as bytes (BINARY collation), as in list_objects.
