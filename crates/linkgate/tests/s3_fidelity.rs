@@ -555,3 +555,58 @@ async fn abandoned_uploads_expire() {
     let files: Vec<_> = common::files_under(&objects).into_iter().filter(|p| !p.starts_with(objects.join("tmp"))).collect();
     assert!(files.is_empty(), "the old upload's part is freed: {files:?}");
 }
+
+/// Was ignored (the whole object, 200): GET / HEAD `?partNumber=N` answers that
+/// part of a multipart object with 206, `Content-Range` and the part count, as
+/// S3 does (SDKs download big objects part by part this way).
+#[tokio::test]
+async fn get_by_part_number() {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let five = 5 * 1024 * 1024;
+    let sizes = [five, five + 7, 1000];
+    let data = common::pattern(sizes.iter().sum(), 3);
+    let id = c.create_multipart_upload().bucket("bkt").key("mp").send().await.unwrap().upload_id().unwrap().to_owned();
+    let (mut parts, mut at) = (Vec::new(), 0);
+    for (i, size) in sizes.iter().enumerate() {
+        let n = i as i32 + 1;
+        let body = ByteStream::from(data[at..at + size].to_vec());
+        let out = c.upload_part().bucket("bkt").key("mp").upload_id(&id).part_number(n).body(body).send().await.unwrap();
+        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+        at += size;
+    }
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+    c.complete_multipart_upload().bucket("bkt").key("mp").upload_id(&id).multipart_upload(done).send().await.unwrap();
+
+    let total = data.len();
+    let mut start = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        let out = c.get_object().bucket("bkt").key("mp").part_number(i as i32 + 1).send().await.unwrap();
+        assert_eq!(out.content_range(), Some(format!("bytes {start}-{}/{total}", start + size - 1).as_str()));
+        assert_eq!(out.parts_count(), Some(3));
+        assert_eq!(out.content_length(), Some(*size as i64));
+        let got = out.body.collect().await.unwrap().into_bytes();
+        assert!(got.as_ref() == &data[start..start + size], "part {} differs", i + 1);
+        start += size;
+    }
+    let head = c.head_object().bucket("bkt").key("mp").part_number(2).send().await.unwrap();
+    assert_eq!((head.content_length(), head.parts_count()), (Some(sizes[1] as i64), Some(3)));
+    assert_eq!(
+        status_and_code(c.get_object().bucket("bkt").key("mp").part_number(4).send().await),
+        (416, Some("InvalidPartNumber".into()))
+    );
+    assert_eq!(status_and_code(c.get_object().bucket("bkt").key("mp").part_number(0).send().await), (400, Some("InvalidArgument".into())));
+    let both = c.get_object().bucket("bkt").key("mp").part_number(1).range("bytes=0-1").send().await;
+    assert_eq!(status_and_code(both), (400, Some("InvalidRequest".into())));
+
+    // A single-part object is its own part 1.
+    c.put_object().bucket("bkt").key("single").body(ByteStream::from_static(b"0123456789")).send().await.unwrap();
+    let out = c.get_object().bucket("bkt").key("single").part_number(1).send().await.unwrap();
+    assert_eq!(out.content_range(), Some("bytes 0-9/10"));
+    assert_eq!(out.body.collect().await.unwrap().into_bytes().as_ref(), b"0123456789");
+    assert_eq!(
+        status_and_code(c.get_object().bucket("bkt").key("single").part_number(2).send().await),
+        (416, Some("InvalidPartNumber".into()))
+    );
+}

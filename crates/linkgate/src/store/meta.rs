@@ -47,6 +47,10 @@ pub struct ObjectMeta {
     pub checksum: Option<(String, String)>,
     /// Number of parts, for objects made by multipart upload.
     pub parts_count: Option<u32>,
+    /// The parts' sizes in order, for GET `?partNumber=N`; empty for a
+    /// single-part object (and for multipart objects completed before linkgate
+    /// kept them).
+    pub part_sizes: Vec<u64>,
 }
 
 /// Result of looking an object up, telling a missing bucket from a missing key.

@@ -130,6 +130,7 @@ pub async fn check_object_round_trip(s: &dyn MetaStore) {
         ],
         checksum: Some(("x-amz-checksum-crc32".into(), "AAAAAA==".into())),
         parts_count: Some(3),
+        part_sizes: vec![2 << 40, 2 << 40, 1 << 40],
     };
     assert_eq!(s.put_object(&full, &WriteCondition::None).await.unwrap(), written(None));
     assert_eq!(s.object("rt", &full.key).await.unwrap(), Lookup::Found(full.clone()), "every field, headers in order");
@@ -380,10 +381,13 @@ pub async fn check_multipart(s: &dyn MetaStore) {
     // Completing over an existing object: the parts and the old object's blob are garbage.
     put(s, &object("mp", "k/ü", "mp-old")).await;
     assert_eq!(found(s, "mp", "k/ü").await.blob_id, "mp-old");
-    let done =
-        ObjectMeta {
-            blob_id: "mp-final".into(), parts_count: Some(3), content_type: Some("video/mp4".into()), ..object("mp", "k/ü", "x")
-        };
+    let done = ObjectMeta {
+        blob_id: "mp-final".into(),
+        parts_count: Some(3),
+        part_sizes: vec![5 << 20, 5 << 20, 17],
+        content_type: Some("video/mp4".into()),
+        ..object("mp", "k/ü", "x")
+    };
     // A condition the object at the key fails changes nothing.
     assert_eq!(s.complete_upload("mp-u1", &done, &WriteCondition::NotExists).await.unwrap(), Completion::ConditionFailed);
     let wrong = WriteCondition::EtagMatches("\"not-it\"".into());

@@ -72,8 +72,19 @@ pub(crate) async fn copy_object(call: &S3Call<'_>, bucket: &str, key: &str) -> S
 
 /// GetObject / HeadObject.
 pub(crate) async fn get_object(call: &S3Call<'_>, bucket: &str, key: &str, head: bool) -> S3Result {
-    let range = if call.query.has("partNumber") { None } else { call.header("range") };
-    let read = call.state.objects.read(bucket, key, &call.parts.headers, range, head).await?;
+    let objects = &call.state.objects;
+    let read = match call.query.get("partNumber") {
+        None => objects.read(bucket, key, &call.parts.headers, call.header("range"), head).await?,
+        Some(_) if call.header("range").is_some() => {
+            return Err(S3Error::invalid_request("Cannot specify both Range header and partNumber query parameter"));
+        }
+        Some(raw) => {
+            let part = raw.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
+                S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", raw)
+            })?;
+            objects.read_part(bucket, key, &call.parts.headers, part, head).await?
+        }
+    };
     let checksum = read.meta.checksum.clone();
     let mut r = object_response(read);
     let status = r.status();

@@ -34,18 +34,24 @@ fn object_from_row(bucket: &str, key: String, row: &Row<'_>, offset: usize) -> r
         headers: json_column(row, offset + 5)?,
         checksum: checksum_name.zip(checksum_value),
         parts_count: row.get::<_, Option<i64>>(offset + 8)?.map(|n| u32::try_from(n).unwrap_or(0)),
+        part_sizes: match row.get::<_, Option<String>>(offset + 9)? {
+            None => Vec::new(),
+            Some(_) => json_column(row, offset + 9)?,
+        },
     })
 }
 
-const OBJECT_COLUMNS: &str = "file_id, size, etag, last_modified_ms, content_type, headers, checksum_name, checksum_value, parts_count";
+const OBJECT_COLUMNS: &str =
+    "file_id, size, etag, last_modified_ms, content_type, headers, checksum_name, checksum_value, parts_count, part_sizes";
 
 fn upsert_object(conn: &Connection, meta: &ObjectMeta) -> rusqlite::Result<()> {
     let (cname, cvalue) = meta.checksum.clone().unzip();
     conn.prepare_cached(&format!(
-        "INSERT INTO objects (bucket, key, {OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO objects (bucket, key, {OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (bucket, key) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, etag = excluded.etag,
            last_modified_ms = excluded.last_modified_ms, content_type = excluded.content_type, headers = excluded.headers,
-           checksum_name = excluded.checksum_name, checksum_value = excluded.checksum_value, parts_count = excluded.parts_count"
+           checksum_name = excluded.checksum_name, checksum_value = excluded.checksum_value, parts_count = excluded.parts_count,
+           part_sizes = excluded.part_sizes"
     ))?
     .execute(params![
         meta.bucket,
@@ -59,6 +65,7 @@ fn upsert_object(conn: &Connection, meta: &ObjectMeta) -> rusqlite::Result<()> {
         cname,
         cvalue,
         meta.parts_count.map(i64::from),
+        (!meta.part_sizes.is_empty()).then(|| serde_json::to_string(&meta.part_sizes).unwrap_or_default()),
     ])?;
     Ok(())
 }

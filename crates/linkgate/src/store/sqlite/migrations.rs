@@ -11,9 +11,10 @@ use super::store_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [(&str, &str); 2] = [
+const MIGRATIONS: [(&str, &str); 3] = [
     ("0001_initial", include_str!("migrations/0001_initial.sql")),
     ("0002_blob_indexes", include_str!("migrations/0002_blob_indexes.sql")),
+    ("0003_part_sizes", include_str!("migrations/0003_part_sizes.sql")),
 ];
 
 /// The schema version this build writes.
@@ -61,5 +62,24 @@ mod tests {
         apply(&mut c).unwrap();
         let n: i64 = c.query_row("SELECT COUNT(*) FROM buckets", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn objects_from_version_2_keep_their_rows_without_part_sizes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute("INSERT INTO buckets (name, created_ms) VALUES ('b', 1)", []).unwrap();
+        c.execute(
+            "INSERT INTO objects (bucket, key, file_id, size, etag, last_modified_ms, headers, parts_count)
+             VALUES ('b', 'k', 'f', 10, '\"e-2\"', 1, '[]', 2)",
+            [],
+        )
+        .unwrap();
+        apply(&mut c).unwrap();
+        let sizes: Option<String> = c.query_row("SELECT part_sizes FROM objects WHERE key = 'k'", [], |r| r.get(0)).unwrap();
+        assert_eq!(sizes, None);
     }
 }
