@@ -435,6 +435,16 @@ impl AdminClient {
         Ok(Self { endpoint, region, creds, cache: SigningKeyCache::new(1), runtime })
     }
 
+    /// The credentials requests are signed with.
+    pub fn credentials(&self) -> &AwsCredentials {
+        &self.creds
+    }
+
+    /// The derived signing keys of this client.
+    pub fn keys(&self) -> &SigningKeyCache {
+        &self.cache
+    }
+
     /// Signs and sends `req`. A 2xx answer is returned; anything else becomes an
     /// error whose message is [`problem_message`].
     pub fn call(&self, req: &ApiRequest) -> Result<ApiResponse, CliError> {

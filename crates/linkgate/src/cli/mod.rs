@@ -5,6 +5,7 @@
 //! arguments, picks credentials, prints and turns errors into exit codes.
 
 pub mod admin;
+pub mod bucket;
 pub mod explain;
 pub mod identity;
 pub mod links;
@@ -53,6 +54,9 @@ pub enum Command {
     Links(links::LinksCommand),
     /// Upload a file and print a link to it (and a QR code on a terminal).
     Share(Box<share::ShareArgs>),
+    /// List, make and remove buckets, and set their CORS rules (S3 API of a running linkgate serve).
+    #[command(subcommand)]
+    Bucket(bucket::BucketCommand),
 }
 
 /// A failure to report to the person at the terminal.
@@ -100,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Role(cmd) => identity::run_role(&cmd),
         Command::Links(cmd) => links::run(&cmd),
         Command::Share(args) => share::run(&args),
+        Command::Bucket(cmd) => bucket::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
