@@ -129,3 +129,34 @@ async fn a_session_token_that_is_missing_or_wrong_is_invalid() {
     let err = wrong.get_object().bucket("bkt").key("k").send().await.unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("InvalidToken"));
 }
+
+/// Was 403 AccessDenied: AWS lets the root credentials have a session of up to
+/// an hour (a longer request is cut to an hour); it acts as the root, and may not
+/// make sessions of its own.
+#[tokio::test]
+async fn root_session_token_lasts_an_hour_and_acts_as_root() {
+    let server = TestServer::start().await;
+    bucket_with(&server.client(), "bkt", &[("k", b"hello")]).await;
+    let root = sts(&server, common::ACCESS_KEY, SECRET_KEY);
+    let now = std::time::SystemTime::now();
+    for asked in [None, Some(7200)] {
+        let out = root.get_session_token().set_duration_seconds(asked).send().await.unwrap();
+        let expires = std::time::SystemTime::try_from(*out.credentials().unwrap().expiration()).unwrap();
+        let secs = expires.duration_since(now).unwrap().as_secs();
+        assert!((3590..=3610).contains(&secs), "asked {asked:?}: expires in {secs} s");
+    }
+    let out = root.get_session_token().send().await.unwrap();
+    let c = out.credentials().unwrap();
+    assert!(c.access_key_id().starts_with("ASIA"));
+    let s3 = server.client_with(|b| b.credentials_provider(creds(c)));
+    let got = s3.get_object().bucket("bkt").key("k").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"hello");
+    s3.create_bucket().bucket("made-by-session").send().await.expect("acts as the root");
+
+    let session =
+        sts_with(&server, StsCredentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "s"));
+    let who = session.get_caller_identity().send().await.unwrap();
+    assert_eq!(who.arn(), Some(format!("arn:aws:iam::{}:root", server.state.identities.account_id()).as_str()));
+    let again = session.get_session_token().send().await.unwrap_err();
+    assert_eq!(again.into_service_error().meta().code(), Some("AccessDenied"));
+}

@@ -355,6 +355,7 @@ impl Identities {
             return Ok(None);
         };
         let (principal, policies, revoked_before_ms) = match s.principal {
+            SessionPrincipal::Root => (Principal::Root, Vec::new(), 0),
             SessionPrincipal::User(user) => {
                 let Some(u) = self.store.user(&user).await? else { return Ok(None) };
                 (Principal::User(user), parse_policies(u.policies), 0)

@@ -57,6 +57,9 @@ pub struct RoleRecord {
 /// Who a session acts as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionPrincipal {
+    /// `GetSessionToken` with the root credentials: everything the root may do,
+    /// for at most an hour (as AWS allows).
+    Root,
     /// `GetSessionToken`: the user itself, with the user's policies.
     User(String),
     /// `AssumeRole`: the role, with the role's policies.

@@ -183,14 +183,17 @@ pub async fn check_roles(s: &dyn IdentityStore) {
     assert_eq!(s.list_roles().await.unwrap().len(), 1);
 }
 
-/// Sessions of both kinds round trip; purge removes those expired before `now`.
+/// Sessions of every kind round trip; purge removes those expired before `now`.
 pub async fn check_sessions(s: &dyn IdentityStore) {
     let by_user = session("ASIAUSER000000000001", SessionPrincipal::User("alice".into()), 10_000);
     let by_role = session("ASIAROLE000000000001", as_role("reader", "ci run #7 ü", "alice"), 20_000);
+    let by_root = session("ASIAROOT000000000001", SessionPrincipal::Root, 20_000);
     s.create_session(&by_user).await.unwrap();
     s.create_session(&by_role).await.unwrap();
+    s.create_session(&by_root).await.unwrap();
     assert_eq!(s.session(&by_user.access_key_id).await.unwrap(), Some(by_user.clone()));
     assert_eq!(s.session(&by_role.access_key_id).await.unwrap(), Some(by_role.clone()));
+    assert_eq!(s.session(&by_root.access_key_id).await.unwrap(), Some(by_root.clone()));
     assert_eq!(s.session("ASIANOPE000000000000").await.unwrap(), None);
 
     // "Expired before now_ms": a session expiring exactly at now_ms stays.
@@ -200,8 +203,9 @@ pub async fn check_sessions(s: &dyn IdentityStore) {
     assert_eq!(s.session(&by_user.access_key_id).await.unwrap(), None);
     assert_eq!(s.session(&by_role.access_key_id).await.unwrap(), Some(by_role.clone()), "unexpired sessions stay");
     assert_eq!(s.purge_sessions(10_001).await.unwrap(), 0, "idempotent");
-    assert_eq!(s.purge_sessions(30_000).await.unwrap(), 1);
+    assert_eq!(s.purge_sessions(30_000).await.unwrap(), 2, "the role's and the root's");
     assert_eq!(s.session(&by_role.access_key_id).await.unwrap(), None);
+    assert_eq!(s.session(&by_root.access_key_id).await.unwrap(), None);
 }
 
 /// Deleting a user takes its keys, policies and sessions (its own and the roles

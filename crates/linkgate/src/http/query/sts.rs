@@ -12,6 +12,8 @@ use crate::store::identity::SessionPrincipal;
 /// GetSessionToken limits (AWS: 900..129600, default 43200).
 const GST_DEFAULT: u64 = 43_200;
 const GST_MAX: u64 = 129_600;
+/// GetSessionToken with the root credentials: default and maximum (AWS: 1 h).
+const GST_ROOT_MAX: u64 = 3_600;
 /// AssumeRole default duration.
 const AR_DEFAULT: u64 = 3_600;
 
@@ -76,15 +78,20 @@ async fn issue(call: &Call<'_>, principal: SessionPrincipal, secs: u64) -> Resul
 }
 
 async fn get_session_token(call: &Call<'_>) -> Result<String, QueryError> {
-    let user = match &call.caller.credential.principal {
-        Principal::User(u) if call.caller.credential.session.is_none() => u.clone(),
-        Principal::Root => {
-            return Err(QueryError::access_denied("Cannot call GetSessionToken with the root credentials of linkgate; create a user."));
-        }
-        _ => return Err(QueryError::access_denied("Cannot call GetSessionToken with session credentials")),
+    if call.caller.credential.session.is_some() {
+        return Err(QueryError::access_denied("Cannot call GetSessionToken with session credentials"));
+    }
+    let (principal, secs) = match &call.caller.credential.principal {
+        // AWS lets the root have sessions of up to an hour: a longer request is
+        // cut to one, not refused.
+        Principal::Root => (SessionPrincipal::Root, duration(call, GST_ROOT_MAX, GST_MAX)?.min(GST_ROOT_MAX)),
+        Principal::User(u) => (
+            SessionPrincipal::User(u.clone()),
+            duration(call, GST_DEFAULT, GST_MAX.min(call.state.config.sts.max_duration_seconds.max(GST_DEFAULT)))?,
+        ),
+        Principal::Role { .. } => return Err(QueryError::access_denied("Cannot call GetSessionToken with session credentials")),
     };
-    let secs = duration(call, GST_DEFAULT, GST_MAX.min(call.state.config.sts.max_duration_seconds.max(GST_DEFAULT)))?;
-    let session = issue(call, SessionPrincipal::User(user), secs).await?;
+    let session = issue(call, principal, secs).await?;
     Ok(response(Api::Sts, "GetSessionToken", call.request_id(), |w| credentials_xml(w, &session)))
 }
 

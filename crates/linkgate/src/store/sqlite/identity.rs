@@ -40,7 +40,9 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     let role: Option<String> = r.get(4)?;
     let session_name: Option<String> = r.get(5)?;
     let source_user: String = r.get(6)?;
+    let kind: Option<String> = r.get(9)?;
     let principal = match (user, role) {
+        _ if kind.as_deref() == Some("root") => SessionPrincipal::Root,
         (Some(u), _) => SessionPrincipal::User(u),
         (None, Some(role)) => SessionPrincipal::Role { role, session_name: session_name.unwrap_or_default(), source_user },
         (None, None) => SessionPrincipal::User(source_user),
@@ -248,17 +250,19 @@ impl IdentityStore for Sqlite {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
         let s = s.clone();
         self.write("create session", move |c| {
+            let kind = (s.principal == SessionPrincipal::Root).then_some("root");
             let (user, role, session_name, source) = match &s.principal {
+                SessionPrincipal::Root => (None, None, None, ""),
                 SessionPrincipal::User(u) => (Some(u.as_str()), None, None, u.as_str()),
                 SessionPrincipal::Role { role, session_name, source_user } => {
                     (None, Some(role.as_str()), Some(session_name.as_str()), source_user.as_str())
                 }
             };
             c.prepare_cached(
-                "INSERT INTO sessions (access_key_id, secret_sealed, token_hash, principal_user, principal_role, session_name, source_user, created_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO sessions (access_key_id, secret_sealed, token_hash, principal_user, principal_role, session_name, source_user, created_ms, expires_ms, principal_kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
-            .execute(params![s.access_key_id, s.secret_sealed, s.token_hash, user, role, session_name, source, s.created_ms, s.expires_ms])?;
+            .execute(params![s.access_key_id, s.secret_sealed, s.token_hash, user, role, session_name, source, s.created_ms, s.expires_ms, kind])?;
             Ok(())
         })
         .await
@@ -267,7 +271,8 @@ impl IdentityStore for Sqlite {
     async fn session(&self, access_key_id: &str) -> StoreResult<Option<SessionRecord>> {
         self.read("read session", |c| {
             c.prepare_cached(
-                "SELECT access_key_id, secret_sealed, token_hash, principal_user, principal_role, session_name, source_user, created_ms, expires_ms
+                "SELECT access_key_id, secret_sealed, token_hash, principal_user, principal_role, session_name, source_user, created_ms, expires_ms,
+                   principal_kind
                  FROM sessions WHERE access_key_id = ?1",
             )?
             .query_row(params![access_key_id], session_from_row)

@@ -11,10 +11,11 @@ use super::store_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [(&str, &str); 3] = [
+const MIGRATIONS: [(&str, &str); 4] = [
     ("0001_initial", include_str!("migrations/0001_initial.sql")),
     ("0002_blob_indexes", include_str!("migrations/0002_blob_indexes.sql")),
     ("0003_part_sizes", include_str!("migrations/0003_part_sizes.sql")),
+    ("0004_root_sessions", include_str!("migrations/0004_root_sessions.sql")),
 ];
 
 /// The schema version this build writes.
