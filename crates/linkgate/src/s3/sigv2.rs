@@ -84,6 +84,22 @@ pub fn string_to_sign<'a>(
     raw_path: &str,
     query: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> String {
+    string_to_sign_dated(method, content_md5, content_type, &expires.to_string(), headers, raw_path, query)
+}
+
+/// The string SigV2 signs, with `date` on the date line: `Expires` for a
+/// presigned request; for a header-signed one the `Date` header, or nothing
+/// when `x-amz-date` is sent (it is then signed among the `x-amz-*` headers).
+pub fn string_to_sign_dated<'a>(
+    method: &str,
+    content_md5: &str,
+    content_type: &str,
+    date: &str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    raw_path: &str,
+    query: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let expires = date;
     let mut amz: Vec<(String, String)> = headers
         .filter(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-"))
         .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
@@ -111,6 +127,36 @@ pub fn string_to_sign<'a>(
     s
 }
 
+/// Splits `Authorization: AWS AccessKeyId:Signature`; `None` if it is not
+/// that shape.
+pub fn parse_header(value: &str) -> Option<(&str, &str)> {
+    let (ak, sig) = value.strip_prefix("AWS ")?.trim().split_once(':')?;
+    (!ak.is_empty() && !sig.is_empty()).then_some((ak, sig))
+}
+
+/// A SigV2 `Date` / `x-amz-date`: an HTTP date, in GMT (`… 12:13:20 GMT`) or
+/// with a numeric offset (`… 12:13:20 +0000`, as s3cmd and Python's `email.utils`
+/// write it). Unix seconds.
+pub fn parse_date(value: &str) -> Option<i64> {
+    let value = value.trim();
+    let unix = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64);
+    if let Ok(t) = httpdate::parse_http_date(value) {
+        return unix(t);
+    }
+    let (stamp, offset) = value.rsplit_once(' ')?;
+    let (sign, digits) = match offset.as_bytes().first()? {
+        b'+' => (1, &offset[1..]),
+        b'-' => (-1, &offset[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let minutes = digits[..2].parse::<i64>().ok()? * 60 + digits[2..].parse::<i64>().ok()?;
+    let local = unix(httpdate::parse_http_date(&format!("{stamp} GMT")).ok()?)?;
+    Some(local - sign * minutes * 60)
+}
+
 /// `base64(HMAC-SHA1(secret, string_to_sign))`.
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
@@ -126,6 +172,33 @@ pub fn signature_matches(expected: &str, provided: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header-signed GET of AWS's SigV2 documentation ("Example Object GET").
+    #[test]
+    fn aws_documentation_example() {
+        let sts = string_to_sign_dated(
+            "GET",
+            "",
+            "",
+            "Tue, 27 Mar 2007 19:36:42 +0000",
+            std::iter::empty(),
+            "/awsexamplebucket1/photos/puppy.jpg",
+            std::iter::empty(),
+        );
+        assert_eq!(sts, "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/awsexamplebucket1/photos/puppy.jpg");
+        assert_eq!(sign("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &sts), "qgk2+6Sv9/oM7G3qLEjTH1a1l1g=");
+        assert_eq!(
+            parse_header("AWS AKIAIOSFODNN7EXAMPLE:qgk2+6Sv9/oM7G3qLEjTH1a1l1g="),
+            Some(("AKIAIOSFODNN7EXAMPLE", "qgk2+6Sv9/oM7G3qLEjTH1a1l1g="))
+        );
+        assert_eq!(parse_header("AWS nocolon"), None);
+        assert_eq!(parse_date("Tue, 27 Mar 2007 19:36:42 +0000"), Some(1_175_024_202));
+        assert_eq!(parse_date("Tue, 27 Mar 2007 19:36:42 GMT"), Some(1_175_024_202));
+        assert_eq!(parse_date("Tue, 27 Mar 2007 21:36:42 +0200"), Some(1_175_024_202));
+        assert_eq!(parse_date("Tue, 27 Mar 2007 19:36:42 +02"), None);
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_header("AWS4-HMAC-SHA256 Credential=x"), None);
+    }
 
     #[test]
     fn matches_the_aws_documentation_example() {
