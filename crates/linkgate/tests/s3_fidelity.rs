@@ -610,3 +610,42 @@ async fn get_by_part_number() {
         (416, Some("InvalidPartNumber".into()))
     );
 }
+
+/// Was accepted: a CompleteMultipartUpload part list whose checksum for a part
+/// is not the one the part was stored with is 400 `InvalidPart`.
+#[tokio::test]
+async fn complete_with_a_wrong_part_checksum_is_invalid_part() {
+    let s = TestServer::start().await;
+    let c = s.client(); // flexible checksums: parts go up with a CRC32
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = c
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let part = c
+        .upload_part()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part one"))
+        .send()
+        .await
+        .unwrap();
+    let crc = part.checksum_crc32().expect("the part's CRC32").to_owned();
+    let list = |crc: &str| {
+        aws_sdk_s3::types::CompletedMultipartUpload::builder()
+            .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).checksum_crc32(crc).build())
+            .build()
+    };
+    let r = c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(list("AAAAAA==")).send().await;
+    assert_eq!(status_and_code(r), (400, Some("InvalidPart".into())));
+    c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(list(&crc)).send().await.expect("the right CRC");
+}

@@ -2,6 +2,7 @@
 //! CompleteMultipartUpload, bucket CORS. Pure (no I/O), so the fuzzer and unit
 //! tests reach exactly what the server runs.
 
+use super::checksum::ChecksumAlgorithm;
 use super::error::S3Error;
 use super::xml::{self, XmlWriter};
 
@@ -29,21 +30,36 @@ pub fn parse_delete(doc: &[u8]) -> Result<DeleteRequest, S3Error> {
     Ok(DeleteRequest { quiet, keys })
 }
 
-/// Reads a `<CompleteMultipartUpload>` document into (part number, ETag without
-/// quotes), in the order given: at least one part, numbers strictly ascending
-/// (`InvalidPartOrder` otherwise), each with a number and an ETag (`MalformedXML`).
-pub fn parse_complete(doc: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
+/// One `<Part>` of a CompleteMultipartUpload body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedPart {
+    /// The part number.
+    pub number: u32,
+    /// Its ETag, without quotes.
+    pub etag: String,
+    /// Its checksum as the client has it (`<ChecksumCRC32>` and the like), which
+    /// must be the stored one.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// Reads a `<CompleteMultipartUpload>` document, parts in the order given: at
+/// least one, numbers strictly ascending (`InvalidPartOrder` otherwise), each
+/// with a number and an ETag (`MalformedXML`).
+pub fn parse_complete(doc: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
     let root = xml::parse(doc).filter(|r| r.name == "CompleteMultipartUpload").ok_or_else(S3Error::malformed_xml)?;
     let mut requested = Vec::new();
     for p in root.children_named("Part") {
         let number = p.child_text("PartNumber").and_then(|n| n.trim().parse::<u32>().ok()).ok_or_else(S3Error::malformed_xml)?;
         let etag = p.child_text("ETag").map(|e| e.trim().trim_matches('"').to_owned()).ok_or_else(S3Error::malformed_xml)?;
-        requested.push((number, etag));
+        let checksum = ChecksumAlgorithm::ALL
+            .into_iter()
+            .find_map(|a| p.child_text(&format!("Checksum{}", a.algorithm_name())).map(|v| (a, v.trim().to_owned())));
+        requested.push(CompletedPart { number, etag, checksum });
     }
     if requested.is_empty() {
         return Err(S3Error::malformed_xml());
     }
-    if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
+    if requested.windows(2).any(|w| w[0].number >= w[1].number) {
         return Err(S3Error::new(
             "InvalidPartOrder",
             400,
@@ -148,7 +164,10 @@ mod tests {
     fn complete_bodies() {
         let doc = br#"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"a"</ETag></Part>
 <Part><PartNumber> 3 </PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>"#;
-        assert_eq!(parse_complete(doc).unwrap(), [(1, "a".to_owned()), (3, "b".to_owned())]);
+        let parts: Vec<_> = parse_complete(doc).unwrap().into_iter().map(|p| (p.number, p.etag, p.checksum)).collect();
+        assert_eq!(parts, [(1, "a".to_owned(), None), (3, "b".to_owned(), None)]);
+        let with_crc = br#"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag><ChecksumCRC32> AAAAAA== </ChecksumCRC32></Part></CompleteMultipartUpload>"#;
+        assert_eq!(parse_complete(with_crc).unwrap()[0].checksum, Some((ChecksumAlgorithm::Crc32, "AAAAAA==".to_owned())));
         let unordered = b"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>a</ETag></Part><Part><PartNumber>2</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>";
         assert_eq!(parse_complete(unordered).unwrap_err().code, "InvalidPartOrder");
         for bad in [&b"<CompleteMultipartUpload/>"[..], b"<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>"] {

@@ -24,6 +24,7 @@ use crate::ids::random_hex;
 use crate::s3::checksum::{BodyDigests, ChecksumAlgorithm, DigestValues};
 use crate::s3::error::S3Error;
 use crate::s3::read::{Conditional, RangeSpec, evaluate_conditionals, parse_range};
+use crate::s3::requests::CompletedPart;
 use crate::s3::upload::{ObjectAttrs, PendingChecks, too_large};
 use crate::store::blobs::{BlobStore, BoxError, ByteStream, PutError};
 use crate::store::meta::{
@@ -418,8 +419,8 @@ impl Objects {
     /// first attempt made, if it is still the one at the key (same multipart
     /// ETag, which the part list determines). S3 answers such a retry with 200,
     /// so an SDK whose first response was lost does not report a failure.
-    pub async fn completed_already(&self, bucket: &str, key: &str, requested: &[(u32, String)]) -> Result<Option<ObjectMeta>, S3Error> {
-        let Some(etag) = multipart_etag(requested.iter().map(|(_, etag)| etag.as_str())) else { return Ok(None) };
+    pub async fn completed_already(&self, bucket: &str, key: &str, requested: &[CompletedPart]) -> Result<Option<ObjectMeta>, S3Error> {
+        let Some(etag) = multipart_etag(requested.iter().map(|p| p.etag.as_str())) else { return Ok(None) };
         match self.meta.object(bucket, key).await? {
             Lookup::Found(meta) if meta.etag == etag && meta.parts_count.is_some() => Ok(Some(meta)),
             _ => Ok(None),
@@ -640,7 +641,7 @@ impl Objects {
         bucket: &str,
         key: &str,
         upload_id: &str,
-        requested: &[(u32, String)],
+        requested: &[CompletedPart],
         cond: &WriteCondition,
     ) -> Result<ObjectMeta, S3Error> {
         self.precheck_put(bucket, key, cond).await?;
@@ -748,10 +749,18 @@ impl Objects {
 
 /// The stored parts the client named, in its order; every part but the last at
 /// least [`MIN_PART_SIZE`].
-fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[(u32, String)], upload_id: &str) -> Result<Vec<&'a PartInfo>, S3Error> {
+fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[CompletedPart], upload_id: &str) -> Result<Vec<&'a PartInfo>, S3Error> {
     let mut chosen = Vec::with_capacity(requested.len());
-    for (number, etag) in requested {
-        let part = stored.iter().find(|p| p.part_number == *number && p.etag.trim_matches('"') == etag).ok_or_else(|| {
+    for CompletedPart { number, etag, checksum } in requested {
+        // A checksum the client names must be the one stored with the part.
+        let same_checksum = |p: &PartInfo| match checksum {
+            None => true,
+            Some((algorithm, value)) => {
+                p.checksum.as_ref().is_some_and(|(name, stored)| name.as_str() == algorithm.header_name() && stored == value)
+            }
+        };
+        let found = stored.iter().find(|p| p.part_number == *number && p.etag.trim_matches('"') == etag && same_checksum(p));
+        let part = found.ok_or_else(|| {
             S3Error::new(
                 "InvalidPart",
                 400,
@@ -771,7 +780,6 @@ fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[(u32, String)], upload_
     Ok(chosen)
 }
 
-/// ETag of a multipart object: MD5 of the parts' binary MD5s, then `-N`.
 /// S3's multipart ETag: the MD5 of the parts' MD5s, then `-` and the count;
 /// `None` if an ETag is not an MD5.
 fn multipart_etag<'a>(part_etags: impl ExactSizeIterator<Item = &'a str>) -> Option<String> {
@@ -892,12 +900,29 @@ mod tests {
     }
 
     #[test]
+    fn a_named_checksum_must_be_the_stored_one() {
+        let crc = || Some(("x-amz-checksum-crc32".to_owned(), "AAAAAA==".to_owned()));
+        let stored = [PartInfo { checksum: crc(), ..part(1, MIN_PART_SIZE) }, part(2, 1)];
+        let named = |number, checksum: Option<(ChecksumAlgorithm, &str)>| CompletedPart {
+            number,
+            etag: "ab".repeat(16),
+            checksum: checksum.map(|(a, v)| (a, v.to_owned())),
+        };
+        assert!(choose_parts(&stored, &[named(1, Some((ChecksumAlgorithm::Crc32, "AAAAAA==")))], "u").is_ok());
+        for wrong in [(ChecksumAlgorithm::Crc32, "BBBBBB=="), (ChecksumAlgorithm::Crc32c, "AAAAAA==")] {
+            assert_eq!(choose_parts(&stored, &[named(1, Some(wrong))], "u").unwrap_err().code, "InvalidPart");
+        }
+        assert_eq!(choose_parts(&stored, &[named(2, Some((ChecksumAlgorithm::Crc32, "AAAAAA==")))], "u").unwrap_err().code, "InvalidPart");
+        assert!(choose_parts(&stored, &[named(1, None), named(2, None)], "u").is_ok(), "naming none is fine");
+    }
+
+    #[test]
     fn only_the_last_part_may_be_small() {
         let stored = [part(1, MIN_PART_SIZE), part(2, 1), part(3, 1)];
-        let etag = "ab".repeat(16);
-        assert_eq!(choose_parts(&stored, &[(1, etag.clone()), (2, etag.clone())], "u").unwrap().len(), 2);
-        assert_eq!(choose_parts(&stored, &[(2, etag.clone()), (3, etag.clone())], "u").unwrap_err().code, "EntityTooSmall");
-        assert_eq!(choose_parts(&stored, &[(4, etag)], "u").unwrap_err().code, "InvalidPart");
+        let named = |number| CompletedPart { number, etag: "ab".repeat(16), checksum: None };
+        assert_eq!(choose_parts(&stored, &[named(1), named(2)], "u").unwrap().len(), 2);
+        assert_eq!(choose_parts(&stored, &[named(2), named(3)], "u").unwrap_err().code, "EntityTooSmall");
+        assert_eq!(choose_parts(&stored, &[named(4)], "u").unwrap_err().code, "InvalidPart");
         let etag = multipart_etag(stored[..2].iter().map(|p| p.etag.as_str())).unwrap();
         assert!(etag.ends_with("-2\""), "{etag}");
         assert_eq!(multipart_etag(["\"not an md5\""].into_iter()), None);
