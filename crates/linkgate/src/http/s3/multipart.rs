@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 
 use super::body::read_small;
-use super::render::{set_named, stored};
+use super::render::{copy_result, set_named, stored};
 use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
 use crate::auth::policy::s3_object_arn;
 use crate::s3::checksum::ChecksumAlgorithm;
@@ -77,17 +77,7 @@ pub(crate) async fn upload_part_copy(call: &S3Call<'_>, bucket: &str, key: &str)
     };
     let part =
         call.state.objects.upload_part_copy((&source.bucket, &source.key), (bucket, key, upload_id(call), part_number), range).await?;
-    let mut w = XmlWriter::document();
-    w.open_root("CopyPartResult");
-    w.element("LastModified", &iso8601_ms(part.last_modified_ms));
-    w.element("ETag", &part.etag);
-    if let Some((name, value)) = &part.checksum
-        && let Some(a) = ChecksumAlgorithm::from_header_name(name)
-    {
-        w.element(&format!("Checksum{}", a.algorithm_name()), value);
-    }
-    w.close("CopyPartResult");
-    Ok(xml_response(w.finish()))
+    Ok(copy_result("CopyPartResult", part.last_modified_ms, &part.etag, part.checksum.as_ref()))
 }
 
 /// CompleteMultipartUpload (POST ?uploadId=…).

@@ -3,14 +3,12 @@
 use axum::body::Body;
 use axum::http::{HeaderName, StatusCode, header};
 
-use super::render::{object_response, set, set_named, stored};
-use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
+use super::render::{copy_result, object_response, set, set_named, stored};
+use super::{S3Call, S3Result, empty};
 use crate::auth::policy::s3_object_arn;
-use crate::s3::checksum::ChecksumAlgorithm;
 use crate::s3::copy::{MAX_COPY_SOURCE, MetadataDirective, check_source_conditions, copy_to_itself, metadata_directive, parse_copy_source};
 use crate::s3::error::S3Error;
 use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
-use crate::s3::xml::XmlWriter;
 use crate::store::meta::ObjectMeta;
 
 /// `response-*` query parameters and the headers they override.
@@ -57,17 +55,7 @@ pub(crate) async fn copy_object(call: &S3Call<'_>, bucket: &str, key: &str) -> S
         Ok(())
     };
     let meta = call.state.objects.copy((&source.bucket, &source.key), (bucket, key), check_source, replace, &cond).await?;
-    let mut w = XmlWriter::document();
-    w.open_root("CopyObjectResult");
-    w.element("LastModified", &iso8601_ms(meta.last_modified_ms));
-    w.element("ETag", &meta.etag);
-    if let Some((name, value)) = &meta.checksum
-        && let Some(a) = ChecksumAlgorithm::from_header_name(name)
-    {
-        w.element(&format!("Checksum{}", a.algorithm_name()), value);
-    }
-    w.close("CopyObjectResult");
-    Ok(xml_response(w.finish()))
+    Ok(copy_result("CopyObjectResult", meta.last_modified_ms, &meta.etag, meta.checksum.as_ref()))
 }
 
 /// GetObject / HeadObject.

@@ -80,3 +80,19 @@ pub(crate) fn stored(etag: &str, checksum: Option<&(String, String)>) -> Respons
     }
     r
 }
+
+/// The body of CopyObject (`root` = `CopyObjectResult`) and UploadPartCopy
+/// (`CopyPartResult`): when, the ETag, and the checksum if there is one.
+pub(crate) fn copy_result(root: &str, last_modified_ms: i64, etag: &str, checksum: Option<&(String, String)>) -> Response {
+    let mut w = crate::s3::xml::XmlWriter::document();
+    w.open_root(root);
+    w.element("LastModified", &super::iso8601_ms(last_modified_ms));
+    w.element("ETag", etag);
+    if let Some((name, value)) = checksum
+        && let Some(a) = crate::s3::checksum::ChecksumAlgorithm::from_header_name(name)
+    {
+        w.element(&format!("Checksum{}", a.algorithm_name()), value);
+    }
+    w.close(root);
+    super::xml_response(w.finish())
+}
