@@ -592,6 +592,8 @@ async fn get_by_part_number() {
     }
     let head = c.head_object().bucket("bkt").key("mp").part_number(2).send().await.unwrap();
     assert_eq!((head.content_length(), head.parts_count()), (Some(sizes[1] as i64), Some(3)));
+    let plain = c.head_object().bucket("bkt").key("mp").send().await.unwrap();
+    assert_eq!(plain.parts_count(), None, "the part count comes only with partNumber, as on S3");
     assert_eq!(
         status_and_code(c.get_object().bucket("bkt").key("mp").part_number(4).send().await),
         (416, Some("InvalidPartNumber".into()))

@@ -74,7 +74,12 @@ pub(crate) async fn get_object(call: &S3Call<'_>, bucket: &str, key: &str, head:
         }
     };
     let checksum = read.meta.checksum.clone();
+    // S3 says how many parts an object has only to a `partNumber` request.
+    let parts_count = read.meta.parts_count.filter(|_| call.query.has("partNumber"));
     let mut r = object_response(read);
+    if let Some(n) = parts_count {
+        set_named(&mut r, "x-amz-mp-parts-count", &n.to_string());
+    }
     let status = r.status();
     if status == StatusCode::NOT_MODIFIED {
         return Ok(r);

@@ -64,9 +64,6 @@ pub(crate) fn object_response(read: ObjectRead) -> Response {
     for (name, value) in &meta.headers {
         set_named(&mut r, name, &ascii_header_value(value));
     }
-    if let Some(n) = meta.parts_count {
-        set_named(&mut r, "x-amz-mp-parts-count", &n.to_string());
-    }
     r
 }
 
