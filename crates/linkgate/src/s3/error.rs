@@ -79,6 +79,18 @@ impl S3Error {
         Self::new("InvalidRequest", 400, message)
     }
 
+    /// `InvalidPart` 400: a part of a CompleteMultipartUpload list that is not
+    /// stored as named.
+    pub fn invalid_part(upload_id: &str, part_number: u32) -> Self {
+        Self::new(
+            "InvalidPart",
+            400,
+            "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+        )
+        .with("UploadId", upload_id)
+        .with("PartNumber", part_number.to_string())
+    }
+
     /// `MalformedXML` 400.
     pub fn malformed_xml() -> Self {
         Self::new("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema")

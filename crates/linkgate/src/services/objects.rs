@@ -128,6 +128,18 @@ pub struct Page {
     pub last: Option<String>,
 }
 
+/// The whole-object checksum a CompleteMultipartUpload asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompletionChecksum {
+    /// S3's default for multipart uploads: the checksum of the parts'
+    /// checksums, `-N` (stored when the upload has a checksum algorithm), and
+    /// the value the client sent in `x-amz-checksum-<alg>`, if any, to check.
+    Composite(Option<(ChecksumAlgorithm, String)>),
+    /// `x-amz-checksum-type: FULL_OBJECT`: not computed yet; the object keeps
+    /// no checksum rather than a wrong one.
+    FullObject,
+}
+
 /// One page of pending multipart uploads: uploads and common prefixes, in order.
 #[derive(Debug, Default)]
 pub struct UploadPage {
@@ -643,11 +655,16 @@ impl Objects {
         upload_id: &str,
         requested: &[CompletedPart],
         cond: &WriteCondition,
+        checksum: &CompletionChecksum,
     ) -> Result<ObjectMeta, S3Error> {
         self.precheck_put(bucket, key, cond).await?;
         let upload = self.upload(bucket, key, upload_id).await?;
         let stored = self.meta.parts(upload_id).await?;
         let chosen = choose_parts(&stored, requested, upload_id)?;
+        let object_checksum = match checksum {
+            CompletionChecksum::FullObject => None,
+            CompletionChecksum::Composite(expected) => composite_checksum(&upload.template, &chosen, expected.as_ref(), upload_id)?,
+        };
         let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str())).ok_or_else(S3Error::internal)?;
         let ids: Vec<String> = chosen.iter().map(|p| p.blob_id.clone()).collect();
         let blob = self.blobs.concat(&ids).await?;
@@ -657,7 +674,7 @@ impl Objects {
             size: blob.size,
             etag,
             last_modified_ms: self.clock.now_ms(),
-            checksum: None,
+            checksum: object_checksum,
             parts_count: Some(u32::try_from(chosen.len()).unwrap_or(u32::MAX)),
             part_sizes: chosen.iter().map(|p| p.size).collect(),
             ..upload.template
@@ -760,15 +777,7 @@ fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[CompletedPart], upload_
             }
         };
         let found = stored.iter().find(|p| p.part_number == *number && p.etag.trim_matches('"') == etag && same_checksum(p));
-        let part = found.ok_or_else(|| {
-            S3Error::new(
-                "InvalidPart",
-                400,
-                "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
-            )
-            .with("UploadId", upload_id)
-            .with("PartNumber", number.to_string())
-        })?;
+        let part = found.ok_or_else(|| S3Error::invalid_part(upload_id, *number))?;
         chosen.push(part);
     }
     if let Some(small) = chosen.iter().rev().skip(1).find(|p| p.size < MIN_PART_SIZE) {
@@ -778,6 +787,46 @@ fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[CompletedPart], upload_
             .with("PartNumber", small.part_number.to_string()));
     }
     Ok(chosen)
+}
+
+/// The composite checksum of a multipart object: the upload's algorithm over the
+/// chosen parts' checksums (raw bytes, in order), base64, then `-N`. `None` when
+/// the upload has no checksum algorithm. `expected`, what the client computed,
+/// must agree (with or without its `-N`): 400 `BadDigest` otherwise.
+fn composite_checksum(
+    template: &ObjectMeta,
+    chosen: &[&PartInfo],
+    expected: Option<&(ChecksumAlgorithm, String)>,
+    upload_id: &str,
+) -> Result<Option<(String, String)>, S3Error> {
+    let Some(algorithm) = template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name)) else {
+        return Ok(None);
+    };
+    let mut over_parts = crate::s3::checksum::Checksummer::new(algorithm);
+    for part in chosen {
+        let raw = part
+            .checksum
+            .as_ref()
+            .filter(|(name, _)| name.as_str() == algorithm.header_name())
+            .and_then(|(_, value)| algorithm.decode_value(value))
+            .ok_or_else(|| {
+                S3Error::invalid_part(upload_id, part.part_number)
+                    .with("Reason", format!("the part has no {} checksum", algorithm.algorithm_name()))
+            })?;
+        over_parts.update(&raw);
+    }
+    let value = over_parts.finish();
+    if let Some((sent_algorithm, sent)) = expected {
+        let sent_value = sent.trim().split('-').next().unwrap_or("");
+        if *sent_algorithm != algorithm || sent_value != value {
+            return Err(S3Error::new(
+                "BadDigest",
+                400,
+                format!("The {} you specified did not match the calculated checksum.", sent_algorithm.algorithm_name()),
+            ));
+        }
+    }
+    Ok(Some((algorithm.header_name().to_owned(), format!("{value}-{}", chosen.len()))))
 }
 
 /// S3's multipart ETag: the MD5 of the parts' MD5s, then `-` and the count;

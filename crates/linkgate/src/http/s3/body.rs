@@ -28,8 +28,14 @@ pub(crate) fn raw(body: Body) -> S3Stream {
 
 /// Turns the raw body into decoded bytes plus the checks still to do.
 pub(crate) fn decode(call: &S3Call<'_>, body: Body) -> Result<(S3Stream, PendingChecks), S3Error> {
+    decode_as(call, body, true)
+}
+
+/// [`decode`]; with `body_checksum` false, `x-amz-checksum-*` headers are not
+/// the body's and are left alone.
+fn decode_as(call: &S3Call<'_>, body: Body, body_checksum: bool) -> Result<(S3Stream, PendingChecks), S3Error> {
     let mut checks = PendingChecks { content_md5: call.header("content-md5").map(str::to_owned), ..PendingChecks::default() };
-    for alg in ChecksumAlgorithm::ALL {
+    for alg in ChecksumAlgorithm::ALL.into_iter().filter(|_| body_checksum) {
         if let Some(v) = call.header(alg.header_name()) {
             if alg.decode_value(v).is_none() {
                 return Err(S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header_name())));
@@ -75,7 +81,13 @@ pub(crate) fn upload(call: &S3Call<'_>, body: Body) -> Result<Upload, S3Error> {
 /// Reads a small body (XML documents) completely, with the same checks, refusing
 /// more than `limit` bytes as soon as they arrive.
 pub(crate) async fn read_small(call: &S3Call<'_>, body: Body, limit: usize) -> Result<Vec<u8>, S3Error> {
-    let (mut stream, checks) = decode(call, body)?;
+    read_small_as(call, body, limit, true).await
+}
+
+/// [`read_small`]; with `body_checksum` false, an `x-amz-checksum-*` header is
+/// not taken as the body's (CompleteMultipartUpload's names the object's).
+pub(crate) async fn read_small_as(call: &S3Call<'_>, body: Body, limit: usize, body_checksum: bool) -> Result<Vec<u8>, S3Error> {
+    let (mut stream, checks) = decode_as(call, body, body_checksum)?;
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;

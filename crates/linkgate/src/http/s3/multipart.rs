@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::StatusCode;
 
-use super::body::read_small;
 use super::render::{copy_result, set_named, stored};
 use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
 use crate::auth::policy::s3_object_arn;
@@ -13,6 +12,7 @@ use crate::s3::error::S3Error;
 use crate::s3::requests::parse_complete;
 use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
 use crate::s3::xml::XmlWriter;
+use crate::services::objects::CompletionChecksum;
 
 /// S3's highest part number.
 const MAX_PART_NUMBER: u32 = 10_000;
@@ -89,17 +89,35 @@ pub(crate) async fn complete(call: &S3Call<'_>, bucket: &str, key: &str, body: B
             return Err(gone);
         }
         // Perhaps a retry of a completion whose answer was lost.
-        let requested = read_small(call, body, 4 * 1024 * 1024).await.ok().and_then(|doc| parse_complete(&doc).ok());
+        let requested = read_complete_body(call, body).await.ok().and_then(|doc| parse_complete(&doc).ok());
         let retried = match requested {
             Some(requested) => objects.completed_already(bucket, key, &requested).await?,
             None => None,
         };
         return retried.map(|meta| completed(bucket, key, &meta)).ok_or(gone);
     }
-    let doc = read_small(call, body, 4 * 1024 * 1024).await?;
+    let checksum = completion_checksum(call)?;
+    let doc = read_complete_body(call, body).await?;
     let requested = parse_complete(&doc)?;
-    let meta = objects.complete(bucket, key, upload_id(call), &requested, &cond).await?;
+    let meta = objects.complete(bucket, key, upload_id(call), &requested, &cond, &checksum).await?;
     Ok(completed(bucket, key, &meta))
+}
+
+/// The part list: its `x-amz-checksum-*` header names the object's checksum, not
+/// the list's, so the list is read without checking it against one.
+async fn read_complete_body(call: &S3Call<'_>, body: Body) -> Result<Vec<u8>, S3Error> {
+    super::body::read_small_as(call, body, 4 * 1024 * 1024, false).await
+}
+
+/// What `x-amz-checksum-type` and `x-amz-checksum-<alg>` ask of the object. A
+/// value without S3's composite `-N` suffix is a full-object checksum, even when
+/// the type header is missing (some clients set the type only when the upload
+/// starts).
+fn completion_checksum(call: &S3Call<'_>) -> Result<CompletionChecksum, S3Error> {
+    let sent = ChecksumAlgorithm::ALL.into_iter().find_map(|a| call.header(a.header_name()).map(|v| (a, v.trim().to_owned())));
+    let full_object = call.header("x-amz-checksum-type").is_some_and(|t| t.trim().eq_ignore_ascii_case("FULL_OBJECT"))
+        || sent.as_ref().is_some_and(|(_, v)| !v.contains('-'));
+    Ok(if full_object { CompletionChecksum::FullObject } else { CompletionChecksum::Composite(sent) })
 }
 
 /// CompleteMultipartUploadResult.
@@ -110,6 +128,12 @@ fn completed(bucket: &str, key: &str, meta: &crate::store::meta::ObjectMeta) -> 
     w.element("Bucket", bucket);
     w.element("Key", key);
     w.element("ETag", &meta.etag);
+    if let Some((name, value)) = &meta.checksum
+        && let Some(a) = ChecksumAlgorithm::from_header_name(name)
+    {
+        w.element(&format!("Checksum{}", a.algorithm_name()), value);
+        w.element("ChecksumType", "COMPOSITE");
+    }
     w.close("CompleteMultipartUploadResult");
     xml_response(w.finish())
 }

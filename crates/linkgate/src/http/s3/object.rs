@@ -89,6 +89,8 @@ pub(crate) async fn get_object(call: &S3Call<'_>, bucket: &str, key: &str, head:
         && status == StatusCode::OK
     {
         set_named(&mut r, name, value);
+        // A multipart object's checksum is of its parts' checksums (`…-N`).
+        set_named(&mut r, "x-amz-checksum-type", if value.contains('-') { "COMPOSITE" } else { "FULL_OBJECT" });
     }
     for (param, name) in OVERRIDES {
         if let Some(v) = call.query.get(param) {
