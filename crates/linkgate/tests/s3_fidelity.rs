@@ -22,6 +22,15 @@ fn status_and_code<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug
     (status, err.code().map(str::to_owned))
 }
 
+/// A fresh server with bucket `bkt`, and a client with plain (non-chunked)
+/// bodies.
+async fn with_bucket() -> (TestServer, aws_sdk_s3::Client) {
+    let s = TestServer::start().await;
+    let c = s.plain_client();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    (s, c)
+}
+
 /// Was 409 `BucketAlreadyOwnedByYou` in us-east-1, where S3 answers 200 to the
 /// owner; other regions keep the 409.
 #[tokio::test]
@@ -45,9 +54,7 @@ async fn create_bucket_again_is_200_in_us_east_1_and_409_elsewhere() {
 /// does not exist with 404 `NoSuchKey`, and writes nothing.
 #[tokio::test]
 async fn put_if_match_on_a_missing_key_is_no_such_key() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     let r = c
         .put_object()
         .bucket("bkt")
@@ -65,9 +72,7 @@ async fn put_if_match_on_a_missing_key_is_no_such_key() {
 /// loops): S3 answers an empty, untruncated page.
 #[tokio::test]
 async fn max_keys_zero_is_an_empty_untruncated_page() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     c.put_object().bucket("bkt").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
     let v2 = c.list_objects_v2().bucket("bkt").max_keys(0).send().await.unwrap();
     assert_eq!(v2.is_truncated(), Some(false), "{v2:?}");
@@ -82,9 +87,7 @@ async fn max_keys_zero_is_an_empty_untruncated_page() {
 /// exactly as it was sent.
 #[tokio::test]
 async fn content_encoding_comes_back_as_sent() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     c.put_object().bucket("bkt").key("k").content_encoding("deflate, gzip").body(ByteStream::from_static(b"x")).send().await.unwrap();
     let head = c.head_object().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(head.content_encoding(), Some("deflate, gzip"));
@@ -174,9 +177,7 @@ async fn one_part_upload(c: &aws_sdk_s3::Client, key: &str, body: &'static [u8])
 /// is still the one it made.
 #[tokio::test]
 async fn complete_multipart_upload_again_is_200() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     let (id, done) = one_part_upload(&c, "k", b"multipart body").await;
     let first = c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(done.clone()).send().await.unwrap();
     let again = c.complete_multipart_upload().bucket("bkt").key("k").upload_id(&id).multipart_upload(done.clone()).send().await.unwrap();
@@ -194,9 +195,7 @@ async fn complete_multipart_upload_again_is_200() {
 /// the upload; `If-Match` with the current ETag completes.
 #[tokio::test]
 async fn conditional_complete_multipart_upload() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     let existing = c.put_object().bucket("bkt").key("k").body(ByteStream::from_static(b"existing")).send().await.unwrap();
     let (id, done) = one_part_upload(&c, "k", b"replacement").await;
     let r =
@@ -234,9 +233,7 @@ async fn conditional_complete_multipart_upload() {
 /// `delimiter` and `key-marker` / `upload-id-marker` pages of `max-uploads`.
 #[tokio::test]
 async fn list_multipart_uploads() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     let mut started = Vec::new();
     for key in ["logs/a", "logs/a", "logs/b", "logs/deep/c", "top"] {
         let out = c.create_multipart_upload().bucket("bkt").key(key).send().await.unwrap();
@@ -295,9 +292,7 @@ async fn list_multipart_uploads() {
 /// bucket whose only contents are pending uploads, and discards them.
 #[tokio::test]
 async fn delete_bucket_discards_pending_uploads() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (s, c) = with_bucket().await;
     let (id, _) = one_part_upload(&c, "interrupted", b"half an upload").await;
     c.put_object().bucket("bkt").key("obj").body(ByteStream::from_static(b"x")).send().await.unwrap();
     assert_eq!(status_and_code(c.delete_bucket().bucket("bkt").send().await), (409, Some("BucketNotEmpty".into())));
@@ -425,9 +420,7 @@ async fn copy_object_needs_get_object_on_the_source() {
 /// completed object is byte-identical.
 #[tokio::test]
 async fn upload_part_copy_assembles_a_copy() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     let size = 12 * 1024 * 1024 + 123;
     let data = common::pattern(size, 7);
     c.put_object().bucket("bkt").key("big").body(ByteStream::from(data.clone())).send().await.unwrap();
@@ -471,9 +464,7 @@ async fn upload_part_copy_assembles_a_copy() {
 /// and sent back as S3 does, as an RFC 2047 encoded word.
 #[tokio::test]
 async fn non_ascii_metadata_is_signed_and_kept() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     c.put_object()
         .bucket("bkt")
         .key("k")
@@ -495,9 +486,7 @@ async fn non_ascii_metadata_is_signed_and_kept() {
 #[tokio::test]
 async fn acls_are_private_and_readable() {
     use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, Permission};
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     c.put_object().bucket("bkt").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
 
     let bucket_acl = c.get_bucket_acl().bucket("bkt").send().await.unwrap();
@@ -561,9 +550,7 @@ async fn abandoned_uploads_expire() {
 /// S3 does (SDKs download big objects part by part this way).
 #[tokio::test]
 async fn get_by_part_number() {
-    let s = TestServer::start().await;
-    let c = s.plain_client();
-    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let (_server, c) = with_bucket().await;
     let five = 5 * 1024 * 1024;
     let sizes = [five, five + 7, 1000];
     let data = common::pattern(sizes.iter().sum(), 3);

@@ -3,7 +3,7 @@
 //!
 //! Redemption is judged in two steps: [`judge`] rules on everything knowable from
 //! the record (state, client address) before a use is taken, then the store's atomic
-//! [`crate::store::links::LinkStore::consume`] takes one, and [`denial_for`] turns a
+//! `LinkStore::consume` (the link port) takes one, and [`denial_for`] turns a
 //! refusal there (a race lost to another request) into the same answers.
 
 pub mod guard;
@@ -12,10 +12,9 @@ pub mod password;
 
 use std::net::IpAddr;
 
-use self::model::LinkRecord;
+use self::model::{Consume, LinkRecord};
 use crate::auth::policy::Cidr;
 use crate::auth::secrets;
-use crate::store::links::Consume;
 
 /// A new link id: `lnk_` + 24 lower-case hex. Public and not secret (the admin API
 /// names links by it), random so ids reveal nothing about how many links exist.
@@ -121,7 +120,7 @@ pub fn judge_state(link: &LinkRecord, now_ms: i64) -> Result<(), LinkDenial> {
     }
 }
 
-/// The answer for a failed [`crate::store::links::LinkStore::consume`]: `None` when
+/// The answer for a failed `LinkStore::consume` (the link port): `None` when
 /// a use was taken; 410 for used up, revoked or expired; 404 if the link is gone.
 pub fn denial_for(c: Consume) -> Option<LinkDenial> {
     match c {
@@ -257,7 +256,7 @@ mod tests {
 
     #[test]
     fn denials_for_consume_outcomes() {
-        assert_eq!(denial_for(Consume::Consumed { uses: 1, audit: crate::store::links::AuditId(1) }), None);
+        assert_eq!(denial_for(Consume::Consumed { uses: 1, audit: model::AuditId(1) }), None);
         let d = |c| denial_for(c).map(|d| (d.status, d.reason));
         assert_eq!(d(Consume::UsedUp), Some((410, "exhausted")));
         assert_eq!(d(Consume::Revoked), Some((410, "revoked")));

@@ -259,3 +259,27 @@ mod tests {
         assert_eq!(Delivery::parse("Stream"), None);
     }
 }
+
+/// The store's handle on one audit row, to settle it once the answer is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AuditId(pub i64);
+
+/// Outcome of trying to take one use of a link (`LinkStore::consume`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consume {
+    /// A use was taken and its audit row written.
+    Consumed {
+        /// Uses after this one.
+        uses: u64,
+        /// The audit row written with the use.
+        audit: AuditId,
+    },
+    /// Every use has been taken.
+    UsedUp,
+    /// The link was revoked.
+    Revoked,
+    /// The link expired.
+    Expired,
+    /// No such link (never existed, or purged).
+    Missing,
+}

@@ -512,12 +512,7 @@ impl Objects {
             // S3: an empty page that is not truncated (there is no token to give).
             return Ok(page);
         }
-        let mut cursor = after.to_owned();
-        // Resuming after a common prefix (NextMarker / token): its keys were rolled up already.
-        let rest = after.strip_prefix(prefix).unwrap_or("");
-        if !delimiter.is_empty() && rest.find(delimiter).is_some_and(|i| i + delimiter.len() == rest.len()) {
-            cursor.push('\u{10FFFF}');
-        }
+        let mut cursor = resume_point(after, prefix, delimiter);
         let mut count = 0;
         'outer: loop {
             let batch = self.meta.list_objects(bucket, prefix, &cursor, LIST_BATCH).await?;
@@ -527,11 +522,8 @@ impl Objects {
                     page.truncated = true;
                     break 'outer;
                 }
-                let rest = &obj.key[prefix.len()..];
-                if let Some(i) = (!delimiter.is_empty()).then(|| rest.find(delimiter)).flatten() {
-                    let cp = obj.key[..prefix.len() + i + delimiter.len()].to_owned();
-                    // Skip every other key under this prefix.
-                    cursor = format!("{cp}\u{10FFFF}");
+                if let Some(cp) = common_prefix(&obj.key, prefix, delimiter) {
+                    cursor = past_prefix(&cp);
                     page.last = Some(cp.clone());
                     page.prefixes.push(cp);
                     count += 1;
@@ -547,6 +539,33 @@ impl Objects {
             }
         }
         Ok(page)
+    }
+}
+
+/// The common prefix `key` rolls up into: `prefix`, then up to and including
+/// the first `delimiter` after it (`None`: no delimiter, or none in the rest).
+fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let i = key[prefix.len()..].find(delimiter)?;
+    Some(key[..prefix.len() + i + delimiter.len()].to_owned())
+}
+
+/// A position past every key under the common prefix `cp` (so its keys are
+/// skipped once it is listed).
+fn past_prefix(cp: &str) -> String {
+    format!("{cp}\u{10FFFF}")
+}
+
+/// Where a listing resumes after `after` (a marker, a token's key): past all of
+/// a common prefix if `after` is one, as a page that ended on it was rolled up.
+fn resume_point(after: &str, prefix: &str, delimiter: &str) -> String {
+    match after.strip_prefix(prefix) {
+        Some(rest) if !delimiter.is_empty() && rest.find(delimiter).is_some_and(|i| i + delimiter.len() == rest.len()) => {
+            past_prefix(after)
+        }
+        _ => after.to_owned(),
     }
 }
 
@@ -600,6 +619,12 @@ impl Objects {
         upload: Upload,
     ) -> Result<PartInfo, S3Error> {
         self.upload(bucket, key, upload_id).await?;
+        self.record_part(upload_id, part_number, upload).await
+    }
+
+    /// Writes a part's bytes and records it, for an upload already looked up (the
+    /// store still refuses one aborted meanwhile).
+    async fn record_part(&self, upload_id: &str, part_number: u32, upload: Upload) -> Result<PartInfo, S3Error> {
         let (blob, digests) = self.write_blob(upload).await?;
         let part = PartInfo {
             part_number,
@@ -637,7 +662,7 @@ impl Objects {
             let Some(body) = self.blobs.read(&src.blob_id, start, len).await? else { continue };
             let checks = PendingChecks { checksum_algorithm, decoded_length: Some(len), ..PendingChecks::default() };
             let copied = Upload { body, checks, attrs: ObjectAttrs::default() };
-            return self.upload_part(bucket, key, upload_id, part_number, copied).await;
+            return self.record_part(upload_id, part_number, copied).await;
         }
         tracing::error!(src_bucket, src_key, "a copy source kept changing or lost its blob");
         Err(S3Error::internal())
@@ -707,12 +732,7 @@ impl Objects {
         if max_uploads == 0 {
             return Ok(page);
         }
-        let (mut key, mut upload_id) = (after.0.to_owned(), after.1.to_owned());
-        // Resuming after a common prefix: its uploads were rolled up already.
-        let rest = key.strip_prefix(prefix).unwrap_or("");
-        if !delimiter.is_empty() && rest.find(delimiter).is_some_and(|i| i + delimiter.len() == rest.len()) {
-            key.push('\u{10FFFF}');
-        }
+        let (mut key, mut upload_id) = (resume_point(after.0, prefix, delimiter), after.1.to_owned());
         let mut count = 0;
         'outer: loop {
             let batch = self.meta.list_uploads(bucket, prefix, (&key, &upload_id), LIST_BATCH).await?;
@@ -722,11 +742,8 @@ impl Objects {
                     page.truncated = true;
                     break 'outer;
                 }
-                let rest = &upload.key[prefix.len()..];
-                if let Some(i) = (!delimiter.is_empty()).then(|| rest.find(delimiter)).flatten() {
-                    let cp = upload.key[..prefix.len() + i + delimiter.len()].to_owned();
-                    // Skip every other upload under this prefix.
-                    key = format!("{cp}\u{10FFFF}");
+                if let Some(cp) = common_prefix(&upload.key, prefix, delimiter) {
+                    key = past_prefix(&cp);
                     upload_id.clear();
                     page.next = Some((cp.clone(), String::new()));
                     page.prefixes.push(cp);

@@ -10,31 +10,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-pub use crate::links::model::{AuditRecord, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkTarget};
-
-/// The store's handle on one audit row, to settle it once the answer is known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AuditId(pub i64);
-
-/// Outcome of trying to take one use of a link.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Consume {
-    /// A use was taken and its audit row written.
-    Consumed {
-        /// Uses after this one.
-        uses: u64,
-        /// The audit row written with the use.
-        audit: AuditId,
-    },
-    /// Every use has been taken.
-    UsedUp,
-    /// The link was revoked.
-    Revoked,
-    /// The link expired.
-    Expired,
-    /// No such link (never existed, or purged).
-    Missing,
-}
+pub use crate::links::model::{AuditId, AuditRecord, Consume, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkTarget};
 
 /// Uses of a link without `max_uses`, to add to its count.
 #[derive(Clone, Debug, PartialEq, Eq)]
