@@ -1,6 +1,6 @@
 """The AWS SDK for JavaScript v3 (installed by the test command into
 tests/e2e/js with `npm ci` when Node.js is present): CopyObjectCommand and a
-lib-storage multipart Upload."""
+lib-storage multipart Upload, with composite and FULL_OBJECT CRC32 checksums."""
 
 import os
 import shutil
@@ -29,4 +29,9 @@ def test_js_sdk_copy_object_and_lib_storage_upload(server):
     proc = subprocess.run([node, "copy_and_upload.mjs"], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
     assert "js ok" in proc.stdout
-    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["big.bin", "dst.txt", "src.txt"]
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["big.bin", "dst.txt", "full.bin", "src.txt"]
+    # botocore agrees: the FULL_OBJECT CRC32 is the whole object's, validated on GET.
+    head = s3.head_object(Bucket=bucket, Key="full.bin", ChecksumMode="ENABLED")
+    assert head["ChecksumType"] == "FULL_OBJECT" and head["ChecksumCRC32"], head
+    got = s3.get_object(Bucket=bucket, Key="full.bin", ChecksumMode="ENABLED")
+    assert len(got["Body"].read()) == 12 * 1024 * 1024

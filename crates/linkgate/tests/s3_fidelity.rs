@@ -22,6 +22,16 @@ fn status_and_code<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug
     (status, err.code().map(str::to_owned))
 }
 
+/// Status, S3 `<Code>` and `<Message>` of a call that must fail.
+#[track_caller]
+fn status_code_message<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, SdkError<E, HttpResponse>>,
+) -> (u16, String, String) {
+    let err = r.expect_err("the call should have failed");
+    let status = err.raw_response().map_or(0, |raw| raw.status().as_u16());
+    (status, err.code().unwrap_or_default().to_owned(), err.message().unwrap_or_default().to_owned())
+}
+
 /// A fresh server with bucket `bkt`, and a client with plain (non-chunked)
 /// bodies.
 async fn with_bucket() -> (TestServer, aws_sdk_s3::Client) {
@@ -643,8 +653,7 @@ async fn complete_with_a_wrong_part_checksum_is_invalid_part() {
 /// own XML body, and the object kept no checksum. Now the object's checksum is
 /// S3's composite one (CRC32 of the parts' CRC32s, `-N`), returned by Complete
 /// and by HEAD with checksum mode as `COMPOSITE`; a client's different value is
-/// 400 `BadDigest`. `FULL_OBJECT` (the type, or a value without `-N`) is not
-/// computed yet: such an object keeps no checksum rather than a wrong one.
+/// 400 `BadDigest`.
 #[tokio::test]
 async fn multipart_objects_carry_a_composite_checksum() {
     use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
@@ -689,11 +698,11 @@ async fn multipart_objects_carry_a_composite_checksum() {
     let b64 = base64::engine::general_purpose::STANDARD;
     let id = start("composite").await;
     let parts = upload_two("composite", id.clone()).await;
-    let mut over = crc32fast::Hasher::new();
+    let mut over = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32IsoHdlc);
     for (_, _, crc) in &parts {
         over.update(&b64.decode(crc).unwrap());
     }
-    let want = format!("{}-2", b64.encode(over.finalize().to_be_bytes()));
+    let want = format!("{}-2", b64.encode((over.finalize() as u32).to_be_bytes()));
 
     let r = c
         .complete_multipart_upload()
@@ -720,20 +729,110 @@ async fn multipart_objects_carry_a_composite_checksum() {
     let head = c.head_object().bucket("bkt").key("composite").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     assert_eq!(head.checksum_crc32(), Some(want.as_str()));
     assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+}
 
-    // FULL_OBJECT: completes (the header is not the part list's checksum), no checksum kept.
-    let id = start("full").await;
-    let parts = upload_two("full", id.clone()).await;
-    c.complete_multipart_upload()
+/// Was wrong: `x-amz-checksum-type: FULL_OBJECT` was dropped at CreateMultipartUpload
+/// and the completed object kept no checksum (HEAD with checksum mode showed
+/// none; a client's wrong value was accepted). Now the object carries the CRC of
+/// its whole bytes, combined from the parts' CRCs, checked against the client's
+/// value and returned as `FULL_OBJECT`; the Rust SDK validates it on GET. CRC64NVME
+/// uploads are full-object by default; the combinations S3 refuses are refused in
+/// its words.
+#[tokio::test]
+async fn multipart_objects_carry_a_full_object_checksum() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
+    let (_s, c) = with_bucket().await;
+    let first = common::pattern(5 * 1024 * 1024, 3);
+    let whole = [first.clone(), b"the tail".to_vec()].concat();
+    let crc = |algorithm, bytes: &[u8]| {
+        let value = crc_fast::checksum(algorithm, bytes);
+        let be = value.to_be_bytes();
+        let width = if algorithm == crc_fast::CrcAlgorithm::Crc64Nvme { 8 } else { 4 };
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &be[8 - width..])
+    };
+
+    let created = c
+        .create_multipart_upload()
         .bucket("bkt")
         .key("full")
-        .upload_id(&id)
-        .multipart_upload(list(&parts))
-        .checksum_type(ChecksumType::FullObject)
-        .checksum_crc32("AAAAAA==")
-        .send()
-        .await
-        .expect("FULL_OBJECT completes");
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_type(ChecksumType::FullObject);
+    let created = created.send().await.unwrap();
+    assert_eq!(created.checksum_type(), Some(&ChecksumType::FullObject));
+    let id = created.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for (n, body) in [(1, first.clone()), (2, b"the tail".to_vec())] {
+        let out =
+            c.upload_part().bucket("bkt").key("full").upload_id(&id).part_number(n).body(ByteStream::from(body)).send().await.unwrap();
+        parts.push(
+            CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).checksum_crc32(out.checksum_crc32().unwrap()).build(),
+        );
+    }
+    let other = c.upload_part().bucket("bkt").key("full").upload_id(&id).part_number(3).checksum_algorithm(ChecksumAlgorithm::Sha256);
+    assert_eq!(
+        status_code_message(other.body(ByteStream::from_static(b"x")).send().await),
+        (
+            400,
+            "InvalidRequest".into(),
+            "Checksum Type mismatch occurred, expected checksum Type: crc32, actual checksum Type: sha256".into()
+        )
+    );
+    let list = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+    let complete = || c.complete_multipart_upload().bucket("bkt").key("full").upload_id(&id).multipart_upload(list.clone());
+    assert_eq!(
+        status_code_message(complete().checksum_type(ChecksumType::Composite).send().await),
+        (
+            400,
+            "InvalidRequest".into(),
+            "The upload was created using the FULL_OBJECT checksum mode. The complete request must use the same checksum mode.".into()
+        )
+    );
+    assert_eq!(
+        status_code_message(complete().checksum_type(ChecksumType::FullObject).checksum_crc32("AAAAAA==").send().await),
+        (400, "BadDigest".into(), "The CRC32 you specified did not match the calculated checksum.".into())
+    );
+    let want = crc(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &whole);
+    let done = complete().checksum_type(ChecksumType::FullObject).checksum_crc32(&want).send().await.unwrap();
+    assert_eq!((done.checksum_crc32(), done.checksum_type()), (Some(want.as_str()), Some(&ChecksumType::FullObject)));
     let head = c.head_object().bucket("bkt").key("full").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
-    assert_eq!(head.checksum_crc32(), None);
+    assert_eq!((head.checksum_crc32(), head.checksum_type()), (Some(want.as_str()), Some(&ChecksumType::FullObject)));
+    let got = c.get_object().bucket("bkt").key("full").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert_eq!(got.checksum_crc32(), Some(want.as_str()));
+    assert_eq!(got.body.collect().await.expect("the SDK validates the full-object CRC32").into_bytes(), whole);
+
+    // CRC64NVME is full-object without asking; the client need not send the value.
+    let created =
+        c.create_multipart_upload().bucket("bkt").key("nvme").checksum_algorithm(ChecksumAlgorithm::Crc64Nvme).send().await.unwrap();
+    assert_eq!(created.checksum_type(), Some(&ChecksumType::FullObject));
+    let id = created.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for (n, body) in [(1, first.clone()), (2, b"the tail".to_vec())] {
+        let out =
+            c.upload_part().bucket("bkt").key("nvme").upload_id(&id).part_number(n).body(ByteStream::from(body)).send().await.unwrap();
+        parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    let list = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+    let done = c.complete_multipart_upload().bucket("bkt").key("nvme").upload_id(&id).multipart_upload(list).send().await.unwrap();
+    let want = crc(crc_fast::CrcAlgorithm::Crc64Nvme, &whole);
+    assert_eq!((done.checksum_crc64_nvme(), done.checksum_type()), (Some(want.as_str()), Some(&ChecksumType::FullObject)));
+
+    // What S3 refuses at CreateMultipartUpload.
+    let create = || c.create_multipart_upload().bucket("bkt").key("refused");
+    let refused = |message: &str| (400, "InvalidRequest".to_owned(), message.to_owned());
+    assert_eq!(
+        status_code_message(create().checksum_algorithm(ChecksumAlgorithm::Sha256).checksum_type(ChecksumType::FullObject).send().await),
+        refused("The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.")
+    );
+    assert_eq!(
+        status_code_message(create().checksum_algorithm(ChecksumAlgorithm::Crc64Nvme).checksum_type(ChecksumType::Composite).send().await),
+        refused("The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.")
+    );
+    assert_eq!(
+        status_code_message(create().checksum_type(ChecksumType::FullObject).send().await),
+        refused("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+    );
+    assert_eq!(
+        status_code_message(create().checksum_algorithm(ChecksumAlgorithm::Crc32).checksum_type(ChecksumType::from("WHOLE")).send().await),
+        refused("Value for x-amz-checksum-type header is invalid.")
+    );
 }

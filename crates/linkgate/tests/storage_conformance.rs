@@ -140,7 +140,14 @@ async fn sqlite_unreadable_rows_are_corrupt() {
         revoked_before_ms: 0,
     };
     assert!(s.create_role(&role).await.unwrap());
-    let upload = UploadInfo { upload_id: "u".into(), bucket: "b".into(), key: "k".into(), initiated_ms: 1, template: meta.clone() };
+    let upload = UploadInfo {
+        upload_id: "u".into(),
+        bucket: "b".into(),
+        key: "k".into(),
+        initiated_ms: 1,
+        template: meta.clone(),
+        full_object_checksum: false,
+    };
     assert!(s.create_upload(&upload).await.unwrap());
 
     let raw = db.raw();
@@ -181,6 +188,7 @@ async fn sqlite_unique_violations_are_conflicts() {
         key: "k".into(),
         initiated_ms: 1,
         template: ObjectMeta { bucket: "b".into(), key: "k".into(), ..ObjectMeta::default() },
+        full_object_checksum: false,
     };
     assert!(s.create_upload(&upload).await.unwrap());
     let other = UploadInfo { key: "other".into(), ..upload.clone() };

@@ -1,10 +1,13 @@
 // The AWS SDK for JavaScript v3 against a linkgate server: CopyObjectCommand
 // (metadata REPLACE, and a copy onto itself), and lib-storage's Upload of a
-// multipart object with CRC32 checksums. Exits non-zero on the first failure.
+// multipart object with CRC32 checksums, composite and FULL_OBJECT (the latter
+// checked against node:zlib's CRC32 and validated by the SDK on a GetObject with
+// checksum mode). Exits non-zero on the first failure.
 //
 //   LINKGATE_URL=http://127.0.0.1:PORT BUCKET=name node copy_and_upload.mjs
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
 import {
   S3Client, PutObjectCommand, CopyObjectCommand, GetObjectCommand, HeadObjectCommand,
 } from "@aws-sdk/client-s3";
@@ -40,4 +43,17 @@ const upload = new Upload({
 const done = await upload.done();
 assert.match(done.ETag, /-3"$/, `a 3-part multipart upload: ${done.ETag}`);
 assert.ok(big.equals(await bytes("big.bin")), "the uploaded bytes read back");
+// FULL_OBJECT: the object's checksum is the CRC32 of all its bytes.
+const fullObject = new Upload({
+  client: s3, partSize: 5 * 1024 * 1024, queueSize: 2,
+  params: { Bucket, Key: "full.bin", Body: big, ChecksumAlgorithm: "CRC32", ChecksumType: "FULL_OBJECT" },
+});
+const full = await fullObject.done();
+const want = Buffer.alloc(4);
+want.writeUInt32BE(crc32(big));
+assert.equal(full.ChecksumType, "FULL_OBJECT", JSON.stringify(full));
+assert.equal(full.ChecksumCRC32, want.toString("base64"), "Complete returns the CRC32 of the whole object");
+const got = await s3.send(new GetObjectCommand({ Bucket, Key: "full.bin", ChecksumMode: "ENABLED" }));
+assert.equal(got.ChecksumType, "FULL_OBJECT");
+assert.ok(big.equals(Buffer.from(await got.Body.transformToByteArray())), "read back, the SDK validating the CRC32");
 console.log("js ok");

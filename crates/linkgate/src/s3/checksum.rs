@@ -85,6 +85,40 @@ impl ChecksumAlgorithm {
         }
     }
 
+    /// The CRC this algorithm is, or `None` for the SHA hashes.
+    fn crc(self) -> Option<crc_fast::CrcAlgorithm> {
+        match self {
+            Self::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+            Self::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+            Self::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+            Self::Sha1 | Self::Sha256 => None,
+        }
+    }
+
+    /// Whether a multipart object can carry this algorithm as a full-object
+    /// checksum: only CRCs can be combined from the parts' values without
+    /// reading the bytes again.
+    pub fn combines(self) -> bool {
+        self.crc().is_some()
+    }
+
+    /// The checksum of the parts' bytes one after another, from each part's raw
+    /// digest and length, as S3 computes a multipart object's `FULL_OBJECT`
+    /// checksum; `None` for the SHA hashes or a digest of the wrong length.
+    pub fn combine<'a>(self, parts: impl IntoIterator<Item = (&'a [u8], u64)>) -> Option<Vec<u8>> {
+        let crc = self.crc()?;
+        let mut whole = 0u64;
+        for (digest, len) in parts {
+            if digest.len() != self.digest_len() {
+                return None;
+            }
+            let mut be = [0u8; 8];
+            be[8 - digest.len()..].copy_from_slice(digest);
+            whole = crc_fast::checksum_combine(crc, whole, u64::from_be_bytes(be), len);
+        }
+        Some(crc_bytes(self, whole))
+    }
+
     /// A fresh incremental checksummer for this algorithm.
     pub fn checksummer(self) -> Checksummer {
         Checksummer::new(self)
@@ -117,6 +151,61 @@ impl fmt::Display for ChecksumAlgorithm {
     }
 }
 
+/// What a multipart object's checksum is of (`x-amz-checksum-type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumType {
+    /// The checksum of the parts' checksums, written `…-N`: S3's default for
+    /// CRC32, CRC32C and the SHA hashes.
+    Composite,
+    /// The CRC of the whole object, as a single PUT would have it; S3 combines
+    /// it from the parts' CRCs. The only type CRC64NVME has.
+    FullObject,
+}
+
+impl ChecksumType {
+    /// The type named in `x-amz-checksum-type` (case-insensitive), or `None`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            v if v.eq_ignore_ascii_case("COMPOSITE") => Some(Self::Composite),
+            v if v.eq_ignore_ascii_case("FULL_OBJECT") => Some(Self::FullObject),
+            _ => None,
+        }
+    }
+
+    /// The type of a stored object checksum value: composite values end in `-N`.
+    pub fn of_value(value: &str) -> Self {
+        if value.contains('-') { Self::Composite } else { Self::FullObject }
+    }
+
+    /// S3's spelling, for headers and XML.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Composite => "COMPOSITE",
+            Self::FullObject => "FULL_OBJECT",
+        }
+    }
+
+    /// The type an upload gets when CreateMultipartUpload names only the algorithm.
+    pub fn default_for(algorithm: ChecksumAlgorithm) -> Self {
+        if algorithm == ChecksumAlgorithm::Crc64Nvme { Self::FullObject } else { Self::Composite }
+    }
+
+    /// Whether S3 accepts this type with `algorithm`: full-object checksums must
+    /// combine (CRCs only), and CRC64NVME has no composite form.
+    pub fn allows(self, algorithm: ChecksumAlgorithm) -> bool {
+        match self {
+            Self::FullObject => algorithm.combines(),
+            Self::Composite => algorithm != ChecksumAlgorithm::Crc64Nvme,
+        }
+    }
+}
+
+impl fmt::Display for ChecksumType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Running state of one checksum; fed in pieces so bodies stream in constant memory.
 #[derive(Clone)]
 pub struct Checksummer {
@@ -125,9 +214,7 @@ pub struct Checksummer {
 
 #[derive(Clone)]
 enum State {
-    Crc32(crc32fast::Hasher),
-    Crc32c(u32),
-    Crc64Nvme(crc64fast_nvme::Digest),
+    Crc(ChecksumAlgorithm, crc_fast::Digest),
     Sha1(Sha1),
     Sha256(Sha256),
 }
@@ -135,12 +222,10 @@ enum State {
 impl Checksummer {
     /// Starts a checksum of the given algorithm over no bytes.
     pub fn new(algorithm: ChecksumAlgorithm) -> Self {
-        let state = match algorithm {
-            ChecksumAlgorithm::Crc32 => State::Crc32(crc32fast::Hasher::new()),
-            ChecksumAlgorithm::Crc32c => State::Crc32c(0),
-            ChecksumAlgorithm::Crc64Nvme => State::Crc64Nvme(crc64fast_nvme::Digest::new()),
-            ChecksumAlgorithm::Sha1 => State::Sha1(Sha1::new()),
-            ChecksumAlgorithm::Sha256 => State::Sha256(Sha256::new()),
+        let state = match algorithm.crc() {
+            Some(crc) => State::Crc(algorithm, crc_fast::Digest::new(crc)),
+            None if algorithm == ChecksumAlgorithm::Sha1 => State::Sha1(Sha1::new()),
+            None => State::Sha256(Sha256::new()),
         };
         Self { state }
     }
@@ -148,9 +233,7 @@ impl Checksummer {
     /// Which algorithm this computes.
     pub fn algorithm(&self) -> ChecksumAlgorithm {
         match self.state {
-            State::Crc32(_) => ChecksumAlgorithm::Crc32,
-            State::Crc32c(_) => ChecksumAlgorithm::Crc32c,
-            State::Crc64Nvme(_) => ChecksumAlgorithm::Crc64Nvme,
+            State::Crc(algorithm, _) => algorithm,
             State::Sha1(_) => ChecksumAlgorithm::Sha1,
             State::Sha256(_) => ChecksumAlgorithm::Sha256,
         }
@@ -159,9 +242,7 @@ impl Checksummer {
     /// Feeds the next bytes of the body.
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.state {
-            State::Crc32(h) => h.update(data),
-            State::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, data),
-            State::Crc64Nvme(h) => h.write(data),
+            State::Crc(_, h) => h.update(data),
             State::Sha1(h) => h.update(data),
             State::Sha256(h) => h.update(data),
         }
@@ -170,9 +251,7 @@ impl Checksummer {
     /// The raw digest: big-endian bytes for the CRCs, the hash output otherwise.
     pub fn finish_bytes(self) -> Vec<u8> {
         match self.state {
-            State::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
-            State::Crc32c(crc) => crc.to_be_bytes().to_vec(),
-            State::Crc64Nvme(h) => h.sum64().to_be_bytes().to_vec(),
+            State::Crc(algorithm, h) => crc_bytes(algorithm, h.finalize()),
             State::Sha1(h) => h.finalize().to_vec(),
             State::Sha256(h) => h.finalize().to_vec(),
         }
@@ -182,6 +261,11 @@ impl Checksummer {
     pub fn finish(self) -> String {
         BASE64.encode(self.finish_bytes())
     }
+}
+
+/// A CRC's value as S3 sends it: big-endian, in the algorithm's width.
+fn crc_bytes(algorithm: ChecksumAlgorithm, value: u64) -> Vec<u8> {
+    value.to_be_bytes()[8 - algorithm.digest_len()..].to_vec()
 }
 
 impl fmt::Debug for Checksummer {
@@ -361,6 +445,36 @@ mod tests {
             }
             assert_eq!(c.finish(), whole, "{alg} byte by byte");
         }
+    }
+
+    fn raw(alg: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
+        alg.checksummer().tap(data).finish_bytes()
+    }
+
+    #[test]
+    fn combined_crcs_equal_the_crc_of_the_whole() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for alg in ChecksumAlgorithm::ALL.into_iter().filter(|a| a.combines()) {
+            for cuts in [&[][..], &[0], &[1], &[5, 5, 9], &[65_536], &[10, 20_000, 69_999]] {
+                let mut pieces = Vec::new();
+                let mut start = 0;
+                for &cut in cuts.iter().chain([&data.len()]) {
+                    pieces.push((raw(alg, &data[start..cut]), (cut - start) as u64));
+                    start = cut;
+                }
+                let combined = alg.combine(pieces.iter().map(|(d, n)| (d.as_slice(), *n)));
+                assert_eq!(combined, Some(raw(alg, &data)), "{alg} cut at {cuts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_crcs_combine() {
+        let digest = raw(ChecksumAlgorithm::Sha256, b"x");
+        assert!(!ChecksumAlgorithm::Sha256.combines());
+        assert_eq!(ChecksumAlgorithm::Sha256.combine([(digest.as_slice(), 1)]), None);
+        assert_eq!(ChecksumAlgorithm::Crc32.combine([(&[1u8, 2, 3][..], 1)]), None, "a digest of the wrong width");
+        assert_eq!(ChecksumAlgorithm::Crc64Nvme.combine([]), Some(vec![0; 8]), "no parts: the CRC of nothing");
     }
 
     #[test]

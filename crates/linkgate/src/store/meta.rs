@@ -137,6 +137,9 @@ pub struct UploadInfo {
     /// Metadata the completed object will carry (blob, size and etag unset; the
     /// checksum, if any, names only the algorithm).
     pub template: ObjectMeta,
+    /// The object's checksum will be the CRC of its whole bytes (S3's
+    /// `FULL_OBJECT` type), not the checksum of its parts' checksums (`COMPOSITE`).
+    pub full_object_checksum: bool,
 }
 
 /// An uploaded part.

@@ -326,6 +326,7 @@ fn upload(id: &str, bucket: &str, key: &str) -> UploadInfo {
         key: key.into(),
         initiated_ms: 1_700_000_000_000,
         template: ObjectMeta { bucket: bucket.into(), key: key.into(), ..ObjectMeta::default() },
+        full_object_checksum: false,
     }
 }
 
@@ -373,6 +374,14 @@ pub async fn check_multipart(s: &dyn MetaStore) {
     assert_eq!(s.put_part("mp-u1", &part(1, "mp-p1b")).await.unwrap(), recorded(None), "the same blob again is not garbage");
     assert_eq!(s.parts("mp-u1").await.unwrap(), [part(1, "mp-p1b"), part(2, "mp-p2"), p3.clone()]);
     assert_eq!(s.put_part("mp-nope", &part(1, "x")).await.unwrap(), PutPart::NoUpload);
+
+    // The checksum type is kept with the upload.
+    let mut full = upload("mp-full", "mp", "k/full");
+    full.template.checksum = Some(("x-amz-checksum-crc64nvme".into(), String::new()));
+    full.full_object_checksum = true;
+    assert!(s.create_upload(&full).await.unwrap());
+    assert_eq!(s.upload("mp-full").await.unwrap(), Some(full), "a full-object checksum upload");
+    assert!(s.abort_upload("mp-full").await.unwrap().is_some());
 
     // Another upload of the same key is independent of this one.
     assert!(s.create_upload(&upload("mp-u2", "mp", "k/ü")).await.unwrap());

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use super::render::{copy_result, set_named, stored};
 use super::{S3Call, S3Result, empty, iso8601_ms, xml_response};
 use crate::auth::policy::s3_object_arn;
-use crate::s3::checksum::ChecksumAlgorithm;
+use crate::s3::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::s3::copy::{check_source_conditions, copy_source_range, parse_copy_source};
 use crate::s3::error::S3Error;
 use crate::s3::requests::parse_complete;
@@ -23,13 +23,7 @@ fn upload_id<'a>(call: &'a S3Call<'_>) -> &'a str {
 
 /// CreateMultipartUpload (POST ?uploads).
 pub(crate) async fn create(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Result {
-    let checksum = call
-        .header("x-amz-checksum-algorithm")
-        .map(|a| {
-            ChecksumAlgorithm::from_algorithm_name(a)
-                .ok_or_else(|| S3Error::invalid_request(format!("Checksum algorithm {a} is not supported.")))
-        })
-        .transpose()?;
+    let checksum = upload_checksum(call)?;
     let attrs = ObjectAttrs::from_headers(&call.parts.headers);
     let upload_id = call.state.objects.create_upload(bucket, key, attrs, checksum).await?;
     let mut w = XmlWriter::document();
@@ -39,10 +33,48 @@ pub(crate) async fn create(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Resu
     w.element("UploadId", &upload_id);
     w.close("InitiateMultipartUploadResult");
     let mut r = xml_response(w.finish());
-    if let Some(a) = checksum {
-        set_named(&mut r, "x-amz-checksum-algorithm", a.algorithm_name());
+    if let Some((algorithm, checksum_type)) = checksum {
+        set_named(&mut r, "x-amz-checksum-algorithm", algorithm.algorithm_name());
+        set_named(&mut r, "x-amz-checksum-type", checksum_type.name());
     }
     Ok(r)
+}
+
+/// The checksum a new upload's object will carry: `x-amz-checksum-algorithm`
+/// and `x-amz-checksum-type` (defaulting as S3 does), refused in S3's words
+/// when they don't go together.
+fn upload_checksum(call: &S3Call<'_>) -> Result<Option<(ChecksumAlgorithm, ChecksumType)>, S3Error> {
+    let algorithm = call
+        .header("x-amz-checksum-algorithm")
+        .map(|a| {
+            ChecksumAlgorithm::from_algorithm_name(a)
+                .ok_or_else(|| S3Error::invalid_request(format!("Checksum algorithm {a} is not supported.")))
+        })
+        .transpose()?;
+    let checksum_type = requested_type(call)?;
+    let Some(algorithm) = algorithm else {
+        return match checksum_type {
+            Some(_) => {
+                Err(S3Error::invalid_request("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."))
+            }
+            None => Ok(None),
+        };
+    };
+    let checksum_type = checksum_type.unwrap_or_else(|| ChecksumType::default_for(algorithm));
+    if !checksum_type.allows(algorithm) {
+        return Err(S3Error::invalid_request(format!(
+            "The {checksum_type} checksum type cannot be used with the {} checksum algorithm.",
+            algorithm.algorithm_name().to_ascii_lowercase()
+        )));
+    }
+    Ok(Some((algorithm, checksum_type)))
+}
+
+/// `x-amz-checksum-type`, if sent.
+fn requested_type(call: &S3Call<'_>) -> Result<Option<ChecksumType>, S3Error> {
+    call.header("x-amz-checksum-type")
+        .map(|t| ChecksumType::parse(t).ok_or_else(|| S3Error::invalid_request("Value for x-amz-checksum-type header is invalid.")))
+        .transpose()
 }
 
 fn part_number(call: &S3Call<'_>) -> Result<u32, S3Error> {
@@ -109,15 +141,10 @@ async fn read_complete_body(call: &S3Call<'_>, body: Body) -> Result<Vec<u8>, S3
     super::body::read_small_as(call, body, 4 * 1024 * 1024, false).await
 }
 
-/// What `x-amz-checksum-type` and `x-amz-checksum-<alg>` ask of the object. A
-/// value without S3's composite `-N` suffix is a full-object checksum, even when
-/// the type header is missing (some clients set the type only when the upload
-/// starts).
+/// What `x-amz-checksum-type` and `x-amz-checksum-<alg>` say of the object.
 fn completion_checksum(call: &S3Call<'_>) -> Result<CompletionChecksum, S3Error> {
-    let sent = ChecksumAlgorithm::ALL.into_iter().find_map(|a| call.header(a.header_name()).map(|v| (a, v.trim().to_owned())));
-    let full_object = call.header("x-amz-checksum-type").is_some_and(|t| t.trim().eq_ignore_ascii_case("FULL_OBJECT"))
-        || sent.as_ref().is_some_and(|(_, v)| !v.contains('-'));
-    Ok(if full_object { CompletionChecksum::FullObject } else { CompletionChecksum::Composite(sent) })
+    let expected = ChecksumAlgorithm::ALL.into_iter().find_map(|a| call.header(a.header_name()).map(|v| (a, v.trim().to_owned())));
+    Ok(CompletionChecksum { checksum_type: requested_type(call)?, expected })
 }
 
 /// CompleteMultipartUploadResult.
@@ -132,7 +159,7 @@ fn completed(bucket: &str, key: &str, meta: &crate::store::meta::ObjectMeta) -> 
         && let Some(a) = ChecksumAlgorithm::from_header_name(name)
     {
         w.element(&format!("Checksum{}", a.algorithm_name()), value);
-        w.element("ChecksumType", "COMPOSITE");
+        w.element("ChecksumType", ChecksumType::of_value(value).name());
     }
     w.close("CompleteMultipartUploadResult");
     xml_response(w.finish())
@@ -164,6 +191,10 @@ pub(crate) async fn list_parts(call: &S3Call<'_>, bucket: &str, key: &str) -> S3
     w.element("MaxParts", &max.to_string());
     w.element("IsTruncated", if truncated { "true" } else { "false" });
     w.element("StorageClass", "STANDARD");
+    if let Some(a) = upload.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name)) {
+        w.element("ChecksumAlgorithm", a.algorithm_name());
+        w.element("ChecksumType", if upload.full_object_checksum { "FULL_OBJECT" } else { "COMPOSITE" });
+    }
     for p in shown {
         w.open("Part");
         w.element("PartNumber", &p.part_number.to_string());

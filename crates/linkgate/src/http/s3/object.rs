@@ -6,6 +6,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use super::render::{copy_result, object_response, set, set_named, stored};
 use super::{S3Call, S3Result, empty};
 use crate::auth::policy::s3_object_arn;
+use crate::s3::checksum::ChecksumType;
 use crate::s3::copy::{MAX_COPY_SOURCE, MetadataDirective, check_source_conditions, copy_to_itself, metadata_directive, parse_copy_source};
 use crate::s3::error::S3Error;
 use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
@@ -89,8 +90,7 @@ pub(crate) async fn get_object(call: &S3Call<'_>, bucket: &str, key: &str, head:
         && status == StatusCode::OK
     {
         set_named(&mut r, name, value);
-        // A multipart object's checksum is of its parts' checksums (`…-N`).
-        set_named(&mut r, "x-amz-checksum-type", if value.contains('-') { "COMPOSITE" } else { "FULL_OBJECT" });
+        set_named(&mut r, "x-amz-checksum-type", ChecksumType::of_value(value).name());
     }
     for (param, name) in OVERRIDES {
         if let Some(v) = call.query.get(param) {

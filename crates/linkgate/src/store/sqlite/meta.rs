@@ -99,14 +99,19 @@ struct TemplateJson {
     content_type: Option<String>,
     headers: Vec<(String, String)>,
     checksum_algorithm: Option<String>,
+    /// Absent in rows written before full-object checksums: composite.
+    #[serde(default)]
+    full_object_checksum: bool,
 }
 
-impl From<&ObjectMeta> for TemplateJson {
-    fn from(m: &ObjectMeta) -> Self {
+impl From<&UploadInfo> for TemplateJson {
+    fn from(u: &UploadInfo) -> Self {
+        let m = &u.template;
         Self {
             content_type: m.content_type.clone(),
             headers: m.headers.clone(),
             checksum_algorithm: m.checksum.as_ref().map(|(n, _)| n.clone()),
+            full_object_checksum: u.full_object_checksum,
         }
     }
 }
@@ -126,6 +131,7 @@ fn upload_from_row(upload_id: &str, r: &Row<'_>) -> rusqlite::Result<UploadInfo>
             checksum: t.checksum_algorithm.map(|a| (a, String::new())),
             ..ObjectMeta::default()
         },
+        full_object_checksum: t.full_object_checksum,
         bucket,
         key,
     })
@@ -258,7 +264,7 @@ impl MetaStore for Sqlite {
     }
 
     async fn create_upload(&self, upload: &UploadInfo) -> StoreResult<bool> {
-        let template = serde_json::to_string(&TemplateJson::from(&upload.template))
+        let template = serde_json::to_string(&TemplateJson::from(upload))
             .map_err(|e| crate::store::StoreError::corrupt(format!("cannot encode an upload template: {e}")))?;
         let upload = upload.clone();
         self.write("create upload", move |c| {

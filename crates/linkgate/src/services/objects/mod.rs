@@ -13,15 +13,16 @@
 //!
 //! Errors are S3's, since S3's semantics are what this service implements.
 
+mod completion;
+
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use md5::{Digest as _, Md5};
 
 use crate::clock::SharedClock;
 use crate::ids::random_hex;
-use crate::s3::checksum::{BodyDigests, ChecksumAlgorithm, DigestValues};
+use crate::s3::checksum::{BodyDigests, ChecksumAlgorithm, ChecksumType, DigestValues};
 use crate::s3::error::S3Error;
 use crate::s3::read::{Conditional, RangeSpec, evaluate_conditionals, parse_range};
 use crate::s3::requests::CompletedPart;
@@ -31,8 +32,8 @@ use crate::store::meta::{
     BucketInfo, Completion, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
 };
 
-/// Every part but the last must be at least this big (S3's rule).
-const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub use completion::CompletionChecksum;
+use completion::{algorithm_mismatch, choose_parts, multipart_etag, object_checksum, upload_algorithm};
 /// How many times a read retries when the blob it found was replaced meanwhile.
 const READ_ATTEMPTS: usize = 3;
 /// Keys listed per store query while walking a listing.
@@ -126,18 +127,6 @@ pub struct Page {
     pub truncated: bool,
     /// The last key or prefix returned: where the next page starts.
     pub last: Option<String>,
-}
-
-/// The whole-object checksum a CompleteMultipartUpload asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CompletionChecksum {
-    /// S3's default for multipart uploads: the checksum of the parts'
-    /// checksums, `-N` (stored when the upload has a checksum algorithm), and
-    /// the value the client sent in `x-amz-checksum-<alg>`, if any, to check.
-    Composite(Option<(ChecksumAlgorithm, String)>),
-    /// `x-amz-checksum-type: FULL_OBJECT`: not computed yet; the object keeps
-    /// no checksum rather than a wrong one.
-    FullObject,
 }
 
 /// One page of pending multipart uploads: uploads and common prefixes, in order.
@@ -577,7 +566,7 @@ impl Objects {
         bucket: &str,
         key: &str,
         attrs: ObjectAttrs,
-        checksum: Option<ChecksumAlgorithm>,
+        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
     ) -> Result<String, S3Error> {
         let upload_id = random_hex(24);
         let template = ObjectMeta {
@@ -585,7 +574,7 @@ impl Objects {
             key: key.to_owned(),
             content_type: attrs.content_type,
             headers: attrs.headers,
-            checksum: checksum.map(|a| (a.header_name().to_owned(), String::new())),
+            checksum: checksum.map(|(a, _)| (a.header_name().to_owned(), String::new())),
             ..ObjectMeta::default()
         };
         let upload = UploadInfo {
@@ -594,6 +583,7 @@ impl Objects {
             key: key.to_owned(),
             initiated_ms: self.clock.now_ms(),
             template,
+            full_object_checksum: checksum.is_some_and(|(_, t)| t == ChecksumType::FullObject),
         };
         if !self.meta.create_upload(&upload).await? {
             return Err(S3Error::no_such_bucket(bucket));
@@ -616,9 +606,18 @@ impl Objects {
         key: &str,
         upload_id: &str,
         part_number: u32,
-        upload: Upload,
+        mut upload: Upload,
     ) -> Result<PartInfo, S3Error> {
-        self.upload(bucket, key, upload_id).await?;
+        let info = self.upload(bucket, key, upload_id).await?;
+        if let Some(algorithm) = upload_algorithm(&info) {
+            match upload.checks.checksum_algorithm {
+                Some(sent) if sent != algorithm => return Err(algorithm_mismatch(Some(algorithm), sent)),
+                // A full-object checksum is combined from every part's CRC, so
+                // the part gets one even when the client sent none.
+                None if info.full_object_checksum => upload.checks.checksum_algorithm = Some(algorithm),
+                _ => {}
+            }
+        }
         self.record_part(upload_id, part_number, upload).await
     }
 
@@ -655,7 +654,7 @@ impl Objects {
         range: impl Fn(&ObjectMeta) -> Result<(u64, u64), S3Error>,
     ) -> Result<PartInfo, S3Error> {
         let upload = self.upload(bucket, key, upload_id).await?;
-        let checksum_algorithm = upload.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name));
+        let checksum_algorithm = upload_algorithm(&upload);
         for _ in 0..READ_ATTEMPTS {
             let src = self.head(src_bucket, src_key).await?;
             let (start, len) = range(&src)?;
@@ -686,10 +685,7 @@ impl Objects {
         let upload = self.upload(bucket, key, upload_id).await?;
         let stored = self.meta.parts(upload_id).await?;
         let chosen = choose_parts(&stored, requested, upload_id)?;
-        let object_checksum = match checksum {
-            CompletionChecksum::FullObject => None,
-            CompletionChecksum::Composite(expected) => composite_checksum(&upload.template, &chosen, expected.as_ref(), upload_id)?,
-        };
+        let object_checksum = object_checksum(&upload, &chosen, checksum)?;
         let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str())).ok_or_else(S3Error::internal)?;
         let ids: Vec<String> = chosen.iter().map(|p| p.blob_id.clone()).collect();
         let blob = self.blobs.concat(&ids).await?;
@@ -781,94 +777,6 @@ impl Objects {
     }
 }
 
-/// The stored parts the client named, in its order; every part but the last at
-/// least [`MIN_PART_SIZE`].
-fn choose_parts<'a>(stored: &'a [PartInfo], requested: &[CompletedPart], upload_id: &str) -> Result<Vec<&'a PartInfo>, S3Error> {
-    let mut chosen = Vec::with_capacity(requested.len());
-    for CompletedPart { number, etag, checksum } in requested {
-        // A checksum the client names must be the one stored with the part.
-        let same_checksum = |p: &PartInfo| match checksum {
-            None => true,
-            Some((algorithm, value)) => {
-                p.checksum.as_ref().is_some_and(|(name, stored)| name.as_str() == algorithm.header_name() && stored == value)
-            }
-        };
-        let found = stored.iter().find(|p| p.part_number == *number && p.etag.trim_matches('"') == etag && same_checksum(p));
-        let part = found.ok_or_else(|| S3Error::invalid_part(upload_id, *number))?;
-        chosen.push(part);
-    }
-    if let Some(small) = chosen.iter().rev().skip(1).find(|p| p.size < MIN_PART_SIZE) {
-        return Err(S3Error::new("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
-            .with("ProposedSize", small.size.to_string())
-            .with("MinSizeAllowed", MIN_PART_SIZE.to_string())
-            .with("PartNumber", small.part_number.to_string()));
-    }
-    Ok(chosen)
-}
-
-/// The composite checksum of a multipart object: the upload's algorithm over the
-/// chosen parts' checksums (raw bytes, in order), base64, then `-N`. `None` when
-/// the upload has no checksum algorithm. `expected`, what the client computed,
-/// must agree (with or without its `-N`): 400 `BadDigest` otherwise.
-fn composite_checksum(
-    template: &ObjectMeta,
-    chosen: &[&PartInfo],
-    expected: Option<&(ChecksumAlgorithm, String)>,
-    upload_id: &str,
-) -> Result<Option<(String, String)>, S3Error> {
-    let Some(algorithm) = template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name)) else {
-        return Ok(None);
-    };
-    let mut over_parts = crate::s3::checksum::Checksummer::new(algorithm);
-    for part in chosen {
-        let raw = part
-            .checksum
-            .as_ref()
-            .filter(|(name, _)| name.as_str() == algorithm.header_name())
-            .and_then(|(_, value)| algorithm.decode_value(value))
-            .ok_or_else(|| {
-                S3Error::invalid_part(upload_id, part.part_number)
-                    .with("Reason", format!("the part has no {} checksum", algorithm.algorithm_name()))
-            })?;
-        over_parts.update(&raw);
-    }
-    let value = over_parts.finish();
-    if let Some((sent_algorithm, sent)) = expected {
-        let sent_value = sent.trim().split('-').next().unwrap_or("");
-        if *sent_algorithm != algorithm || sent_value != value {
-            return Err(S3Error::new(
-                "BadDigest",
-                400,
-                format!("The {} you specified did not match the calculated checksum.", sent_algorithm.algorithm_name()),
-            ));
-        }
-    }
-    Ok(Some((algorithm.header_name().to_owned(), format!("{value}-{}", chosen.len()))))
-}
-
-/// S3's multipart ETag: the MD5 of the parts' MD5s, then `-` and the count;
-/// `None` if an ETag is not an MD5.
-fn multipart_etag<'a>(part_etags: impl ExactSizeIterator<Item = &'a str>) -> Option<String> {
-    let count = part_etags.len();
-    let mut md5 = Md5::new();
-    for etag in part_etags {
-        md5.update(hex16(etag.trim_matches('"'))?);
-    }
-    Some(format!("\"{}-{count}\"", sigv4::hex::encode(&md5.finalize())))
-}
-
-/// 32 hex characters → 16 bytes (a part's MD5 ETag).
-fn hex16(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// Housekeeping.
 impl Objects {
     /// Aborts the uploads that started more than `max_age_ms` ago and were never
@@ -952,45 +860,5 @@ mod tests {
         assert!(e.headers.iter().any(|(n, v)| *n == "retry-after" && v == "1"), "{:?}", e.headers);
         assert_eq!(objects.head("b", "k").await.unwrap_err().code, "NoSuchKey", "nothing half-written");
         assert_eq!(objects.ready().await, Err("object files cannot be written"));
-    }
-
-    fn part(n: u32, size: u64) -> PartInfo {
-        PartInfo {
-            part_number: n,
-            blob_id: format!("{n:08x}"),
-            size,
-            etag: format!("\"{}\"", "ab".repeat(16)),
-            last_modified_ms: 0,
-            checksum: None,
-        }
-    }
-
-    #[test]
-    fn a_named_checksum_must_be_the_stored_one() {
-        let crc = || Some(("x-amz-checksum-crc32".to_owned(), "AAAAAA==".to_owned()));
-        let stored = [PartInfo { checksum: crc(), ..part(1, MIN_PART_SIZE) }, part(2, 1)];
-        let named = |number, checksum: Option<(ChecksumAlgorithm, &str)>| CompletedPart {
-            number,
-            etag: "ab".repeat(16),
-            checksum: checksum.map(|(a, v)| (a, v.to_owned())),
-        };
-        assert!(choose_parts(&stored, &[named(1, Some((ChecksumAlgorithm::Crc32, "AAAAAA==")))], "u").is_ok());
-        for wrong in [(ChecksumAlgorithm::Crc32, "BBBBBB=="), (ChecksumAlgorithm::Crc32c, "AAAAAA==")] {
-            assert_eq!(choose_parts(&stored, &[named(1, Some(wrong))], "u").unwrap_err().code, "InvalidPart");
-        }
-        assert_eq!(choose_parts(&stored, &[named(2, Some((ChecksumAlgorithm::Crc32, "AAAAAA==")))], "u").unwrap_err().code, "InvalidPart");
-        assert!(choose_parts(&stored, &[named(1, None), named(2, None)], "u").is_ok(), "naming none is fine");
-    }
-
-    #[test]
-    fn only_the_last_part_may_be_small() {
-        let stored = [part(1, MIN_PART_SIZE), part(2, 1), part(3, 1)];
-        let named = |number| CompletedPart { number, etag: "ab".repeat(16), checksum: None };
-        assert_eq!(choose_parts(&stored, &[named(1), named(2)], "u").unwrap().len(), 2);
-        assert_eq!(choose_parts(&stored, &[named(2), named(3)], "u").unwrap_err().code, "EntityTooSmall");
-        assert_eq!(choose_parts(&stored, &[named(4)], "u").unwrap_err().code, "InvalidPart");
-        let etag = multipart_etag(stored[..2].iter().map(|p| p.etag.as_str())).unwrap();
-        assert!(etag.ends_with("-2\""), "{etag}");
-        assert_eq!(multipart_etag(["\"not an md5\""].into_iter()), None);
     }
 }
