@@ -28,5 +28,21 @@ pub fn request_id() -> String {
         fill(&mut b);
         u64::from_le_bytes(b)
     });
-    format!("{:016X}", base.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    let id = base.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    // Upper-case hex by hand: `format!` costs more than the rest of the call.
+    (0..16).rev().map(|i| char::from(b"0123456789ABCDEF"[((id >> (i * 4)) & 0xF) as usize])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_sixteen_upper_hex_digits_and_distinct() {
+        let ids: Vec<String> = (0..1000).map(|_| super::request_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)), "{id}");
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 }

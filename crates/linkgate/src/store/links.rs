@@ -7,6 +7,8 @@
 //! audit row. Counting uses of unlimited links and appending other audit rows are
 //! batch writes, which [`super::write_behind::BufferedLinks`] may buffer.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::StoreResult;
@@ -21,6 +23,25 @@ pub struct UseCount {
     pub count: u64,
     /// When the last of them happened, unix ms.
     pub last_ms: i64,
+}
+
+/// One flush of the write-behind buffer: use counts, new audit rows and settles,
+/// written together.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Uses of links without `max_uses`.
+    pub uses: Vec<UseCount>,
+    /// Attempts to append to audit trails.
+    pub rows: Vec<AuditRecord>,
+    /// Rows written by [`LinkStore::consume`] to settle.
+    pub settles: Vec<AuditSettle>,
+}
+
+impl Activity {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.uses.is_empty() && self.rows.is_empty() && self.settles.is_empty()
+    }
 }
 
 /// The final word on an audit row written by [`LinkStore::consume`]: what was
@@ -75,8 +96,10 @@ pub trait LinkStore: Send + Sync {
     /// [`LinkStore::count_uses`], [`LinkStore::append_audit`] and
     /// [`LinkStore::settle_audit`] together, all or nothing: the write-behind
     /// buffer's flush, which then costs one commit, and which it can retry whole
-    /// after a failure without counting a use twice.
-    async fn record_activity(&self, uses: &[UseCount], rows: &[AuditRecord], settles: &[AuditSettle]) -> StoreResult<()>;
+    /// after a failure without counting a use twice. Shared rather than borrowed:
+    /// an implementation that writes on another thread takes it without copying
+    /// every row (one flush holds a row per redemption).
+    async fn record_activity(&self, activity: Arc<Activity>) -> StoreResult<()>;
     /// The latest `limit` attempts on a link, oldest first.
     async fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>>;
     /// Deletes links dead (expired, used up or revoked) for longer than

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::StoreResult;
-use super::links::{AuditRecord, AuditSettle, Consume, LinkFilter, LinkRecord, LinkStore, UseCount};
+use super::links::{Activity, AuditRecord, AuditSettle, Consume, LinkFilter, LinkRecord, LinkStore, UseCount};
 
 /// Rows buffered before a flush is forced.
 const BATCH: usize = 512;
@@ -122,12 +122,16 @@ impl BufferedLinks {
         if taken.len() == 0 {
             return Ok(());
         }
-        let uses: Vec<UseCount> =
-            taken.uses.iter().map(|(id, (count, last))| UseCount { link_id: id.clone(), count: *count, last_ms: *last }).collect();
-        let written = self.inner.record_activity(&uses, &taken.audit, &taken.settles).await;
+        let Pending { audit, settles, uses, .. } = taken;
+        let uses = uses.into_iter().map(|(link_id, (count, last_ms))| UseCount { link_id, count, last_ms }).collect();
+        let activity = Arc::new(Activity { uses, rows: audit, settles });
+        let written = self.inner.record_activity(activity.clone()).await;
         if written.is_err() {
             // Nothing was written: keep it all for the next flush.
-            self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge_older(taken);
+            let Activity { uses, rows, settles } = Arc::try_unwrap(activity).unwrap_or_else(|shared| (*shared).clone());
+            let mut older = Pending { audit: rows, settles, ..Pending::default() };
+            older.add_uses(&uses);
+            self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge_older(older);
         }
         written
     }
@@ -249,11 +253,11 @@ impl LinkStore for BufferedLinks {
         self.flush_if(full).await
     }
 
-    async fn record_activity(&self, uses: &[UseCount], rows: &[AuditRecord], settles: &[AuditSettle]) -> StoreResult<()> {
+    async fn record_activity(&self, activity: Arc<Activity>) -> StoreResult<()> {
         let full = self.buffer(|p| {
-            p.add_uses(uses);
-            p.audit.extend_from_slice(rows);
-            p.settles.extend_from_slice(settles);
+            p.add_uses(&activity.uses);
+            p.audit.extend_from_slice(&activity.rows);
+            p.settles.extend_from_slice(&activity.settles);
         });
         self.flush_if(full).await
     }
@@ -286,10 +290,10 @@ mod tests {
 
     #[async_trait]
     impl LinkStore for SlowStore {
-        async fn record_activity(&self, _: &[UseCount], rows: &[AuditRecord], _: &[AuditSettle]) -> StoreResult<()> {
-            if !rows.is_empty() {
+        async fn record_activity(&self, activity: Arc<Activity>) -> StoreResult<()> {
+            if !activity.rows.is_empty() {
                 self.batches.fetch_add(1, Ordering::Relaxed);
-                self.rows.fetch_add(rows.len(), Ordering::Relaxed);
+                self.rows.fetch_add(activity.rows.len(), Ordering::Relaxed);
             }
             tokio::time::sleep(Duration::from_millis(3)).await;
             Ok(())

@@ -20,7 +20,8 @@ use futures_util::future::join_all;
 use linkgate::auth::secrets::token_hash;
 use linkgate::store::StoreErrorKind;
 use linkgate::store::links::{
-    AuditId, AuditRecord, AuditSettle, Consume, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkStore, LinkTarget, UseCount,
+    Activity, AuditId, AuditRecord, AuditSettle, Consume, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkStore, LinkTarget,
+    UseCount,
 };
 
 use super::{assert_err_kind, sorted};
@@ -510,16 +511,18 @@ pub async fn check_count_uses(s: &dyn LinkStore) {
 /// the earlier ones, like the three calls it stands for.
 pub async fn check_record_activity(s: &dyn LinkStore) {
     create(s, &object_link("ra", "b", "k")).await;
-    s.record_activity(&[], &[], &[]).await.unwrap();
+    s.record_activity(Arc::new(Activity::default())).await.unwrap();
     let pending = AuditRecord { status: 0, outcome: String::new(), bytes: 0, ..attempt("ra", 8_000, "") };
     let (_, written) = consumed(s, "ra", 8_000, &pending).await;
-    s.record_activity(
-        &[UseCount { link_id: "ra".into(), count: 2, last_ms: 8_200 }, UseCount { link_id: "ra-unknown".into(), count: 1, last_ms: 1 }],
-        &[attempt("ra", 8_100, "granted"), attempt("ra", 8_200, "expired")],
-        &[AuditSettle { id: written, status: 200, outcome: "granted".into(), bytes: 42 }],
-    )
-    .await
-    .unwrap();
+    let activity = Activity {
+        uses: vec![
+            UseCount { link_id: "ra".into(), count: 2, last_ms: 8_200 },
+            UseCount { link_id: "ra-unknown".into(), count: 1, last_ms: 1 },
+        ],
+        rows: vec![attempt("ra", 8_100, "granted"), attempt("ra", 8_200, "expired")],
+        settles: vec![AuditSettle { id: written, status: 200, outcome: "granted".into(), bytes: 42 }],
+    };
+    s.record_activity(Arc::new(activity)).await.unwrap();
     let link = read(s, "ra").await;
     assert_eq!(link.uses, 3, "the use taken plus the two counted");
     assert_eq!(s.link("ra-unknown").await.unwrap(), None, "counting does not create links");

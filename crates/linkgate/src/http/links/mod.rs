@@ -78,13 +78,13 @@ fn respond(redemption: Redemption, html: bool) -> Response {
             refusal_page(&refusal, html)
         }
         Ok(grant) => match auditor {
-            Some(a) => render_grant(grant, &a),
+            Some(a) => render_grant(grant, a),
             None => page(500, "Internal error", "A grant without an audit trail.", html),
         },
     }
 }
 
-fn render_grant(grant: Grant, auditor: &Auditor) -> Response {
+fn render_grant(grant: Grant, auditor: Auditor) -> Response {
     match grant {
         Grant::Object { read, filename, slot, outcome } => {
             let mut r = super::s3::render::object_response(read);
@@ -96,7 +96,7 @@ fn render_grant(grant: Grant, auditor: &Auditor) -> Response {
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             if outcome == "granted" {
                 // Audited when the body ends or the client goes away, with the bytes sent.
-                return metered(r, auditor.clone(), slot, outcome);
+                return metered(r, auditor, slot, outcome);
             }
             auditor.finish(&slot, r.status().as_u16(), outcome, 0);
             r
@@ -128,7 +128,7 @@ fn render_grant(grant: Grant, auditor: &Auditor) -> Response {
                 return out;
             }
             // Audited when the answer has been relayed (or abandoned), with the bytes sent.
-            metered(out, auditor.clone(), slot, "forwarded")
+            metered(out, auditor, slot, "forwarded")
         }
     }
 }

@@ -57,8 +57,17 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
-const ROLE_COLUMNS: &str = "name, created_ms, max_session_secs, trusted_users, revoked_before_ms";
-const KEY_COLUMNS: &str = "access_key_id, user, secret_sealed, active, created_ms";
+/// Column lists as macros, so statements are `concat!`ed at compile time.
+macro_rules! role_columns {
+    () => {
+        "name, created_ms, max_session_secs, trusted_users, revoked_before_ms"
+    };
+}
+macro_rules! key_columns {
+    () => {
+        "access_key_id, user, secret_sealed, active, created_ms"
+    };
+}
 
 fn user_exists(c: &Connection, user: &str) -> rusqlite::Result<bool> {
     c.prepare_cached("SELECT 1 FROM users WHERE name = ?1")?.exists(params![user])
@@ -139,7 +148,7 @@ impl IdentityStore for Sqlite {
             if count >= 2 {
                 return Ok(AddKey::LimitExceeded);
             }
-            c.prepare_cached(&format!("INSERT INTO access_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"))?.execute(params![
+            c.prepare_cached(concat!("INSERT INTO access_keys (", key_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5)"))?.execute(params![
                 key.access_key_id,
                 key.user,
                 key.secret_sealed,
@@ -153,7 +162,7 @@ impl IdentityStore for Sqlite {
 
     async fn key(&self, access_key_id: &str) -> StoreResult<Option<KeyRecord>> {
         self.read("read access key", |c| {
-            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"))?
+            c.prepare_cached(concat!("SELECT ", key_columns!(), " FROM access_keys WHERE access_key_id = ?1"))?
                 .query_row(params![access_key_id], key_from_row)
                 .optional()
         })
@@ -161,7 +170,7 @@ impl IdentityStore for Sqlite {
 
     async fn list_keys(&self, user: &str) -> StoreResult<Vec<KeyRecord>> {
         self.read("list access keys", |c| {
-            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE user = ?1 ORDER BY created_ms, access_key_id"))?
+            c.prepare_cached(concat!("SELECT ", key_columns!(), " FROM access_keys WHERE user = ?1 ORDER BY created_ms, access_key_id"))?
                 .query_map(params![user], key_from_row)?
                 .collect()
         })
@@ -189,7 +198,7 @@ impl IdentityStore for Sqlite {
         let role = role.clone();
         self.write("create role", move |c| {
             let n = c
-                .prepare_cached(&format!("INSERT OR IGNORE INTO roles ({ROLE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"))?
+                .prepare_cached(concat!("INSERT OR IGNORE INTO roles (", role_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5)"))?
                 .execute(params![role.name, role.created_ms, to_i64(role.max_session_secs), trusted, role.revoked_before_ms])?;
             if n == 1 {
                 for (name, doc) in &role.policies {
@@ -204,7 +213,7 @@ impl IdentityStore for Sqlite {
 
     async fn role(&self, name: &str) -> StoreResult<Option<RoleRecord>> {
         self.read("read role", |c| {
-            c.prepare_cached(&format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = ?1"))?
+            c.prepare_cached(concat!("SELECT ", role_columns!(), " FROM roles WHERE name = ?1"))?
                 .query_row(params![name], |r| role_from_row(c, r))
                 .optional()
         })
@@ -212,7 +221,7 @@ impl IdentityStore for Sqlite {
 
     async fn list_roles(&self) -> StoreResult<Vec<RoleRecord>> {
         self.read("list roles", |c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {ROLE_COLUMNS} FROM roles ORDER BY name"))?;
+            let mut stmt = c.prepare_cached(concat!("SELECT ", role_columns!(), " FROM roles ORDER BY name"))?;
             stmt.query_map([], |r| role_from_row(c, r))?.collect()
         })
     }

@@ -1,5 +1,7 @@
 //! [`LinkStore`] on SQLite.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -7,13 +9,27 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::{Sqlite, corrupt_value, to_i64, to_u64};
 use crate::store::StoreResult;
 use crate::store::links::{
-    AuditId, AuditRecord, AuditSettle, Consume, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkStore, LinkTarget, UseCount,
+    Activity, AuditId, AuditRecord, AuditSettle, Consume, Delivery, LinkFilter, LinkIssuer, LinkMethod, LinkRecord, LinkStore, LinkTarget,
+    UseCount,
 };
 
-const LINK_COLUMNS: &str = "id, token_hash, issuer, target_kind, bucket, key, upstream, path, method, delivery, created_ms, expires_ms, \
-                            not_before_ms, max_uses, uses, allowed_ips, filename, password_hash, grp, revoked_ms";
+/// The `links` columns `link_from_row` reads, in order. Macros rather than
+/// constants so statements are `concat!`ed at compile time, not formatted on
+/// every call (the hot ones run once or twice per redemption).
+macro_rules! link_columns {
+    () => {
+        "id, token_hash, issuer, target_kind, bucket, key, upstream, path, method, delivery, created_ms, expires_ms, \
+         not_before_ms, max_uses, uses, allowed_ips, filename, password_hash, grp, revoked_ms"
+    };
+}
+const LINK_COLUMNS: &str = link_columns!();
 
-const AUDIT_COLUMNS: &str = "link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes";
+/// The `link_audit` columns of an [`AuditRecord`], in order.
+macro_rules! audit_columns {
+    () => {
+        "link_id, at_ms, client_ip, user_agent, method, status, outcome, bytes"
+    };
+}
 
 fn link_from_row(r: &Row<'_>) -> rusqlite::Result<LinkRecord> {
     let issuer: String = r.get(2)?;
@@ -64,18 +80,25 @@ fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+const INSERT_AUDIT: &str = concat!("INSERT INTO link_audit (", audit_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+
 fn insert_audit(c: &Connection, rec: &AuditRecord) -> rusqlite::Result<AuditId> {
-    c.prepare_cached(&format!("INSERT INTO link_audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))?.execute(params![
-        rec.link_id,
-        rec.at_ms,
-        rec.client_ip,
-        rec.user_agent,
-        rec.method,
-        rec.status,
-        rec.outcome,
-        to_i64(rec.bytes)
-    ])?;
+    execute_insert_audit(&mut c.prepare_cached(INSERT_AUDIT)?, rec)?;
     Ok(AuditId(c.last_insert_rowid()))
+}
+
+/// Appends rows with one statement (looked up in the cache once, not per row).
+fn insert_audits(c: &Connection, rows: &[AuditRecord]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = c.prepare_cached(INSERT_AUDIT)?;
+    rows.iter().try_for_each(|r| execute_insert_audit(&mut stmt, r))
+}
+
+fn execute_insert_audit(stmt: &mut rusqlite::CachedStatement<'_>, rec: &AuditRecord) -> rusqlite::Result<()> {
+    stmt.execute(params![rec.link_id, rec.at_ms, rec.client_ip, rec.user_agent, rec.method, rec.status, rec.outcome, to_i64(rec.bytes)])?;
+    Ok(())
 }
 
 /// Adds uses to links without `max_uses`; unknown links are skipped.
@@ -170,8 +193,10 @@ impl LinkStore for Sqlite {
                 LinkTarget::Object { bucket, key } => ("object", Some(bucket), Some(key), None, None),
                 LinkTarget::Upstream { name, path } => ("upstream", None, None, Some(name), Some(path)),
             };
-            c.prepare_cached(&format!(
-                "INSERT INTO links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+            c.prepare_cached(concat!(
+                "INSERT INTO links (",
+                link_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
             ))?
             .execute(params![
                 link.id,
@@ -202,7 +227,7 @@ impl LinkStore for Sqlite {
 
     async fn link_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<LinkRecord>> {
         let found = self.read("read link", |c| {
-            c.prepare_cached(&format!("SELECT {LINK_COLUMNS} FROM links WHERE token_hash = ?1"))?
+            c.prepare_cached(concat!("SELECT ", link_columns!(), " FROM links WHERE token_hash = ?1"))?
                 .query_row(params![token_hash], link_from_row)
                 .optional()
         })?;
@@ -212,7 +237,9 @@ impl LinkStore for Sqlite {
 
     async fn link(&self, id: &str) -> StoreResult<Option<LinkRecord>> {
         self.read("read link", |c| {
-            c.prepare_cached(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = ?1"))?.query_row(params![id], link_from_row).optional()
+            c.prepare_cached(concat!("SELECT ", link_columns!(), " FROM links WHERE id = ?1"))?
+                .query_row(params![id], link_from_row)
+                .optional()
         })
     }
 
@@ -278,7 +305,7 @@ impl LinkStore for Sqlite {
             return Ok(());
         }
         let rows = rows.to_vec();
-        self.write("append link audit", move |c| rows.iter().try_for_each(|r| insert_audit(c, r).map(drop))).await
+        self.write("append link audit", move |c| insert_audits(c, &rows)).await
     }
 
     async fn settle_audit(&self, settles: &[AuditSettle]) -> StoreResult<()> {
@@ -289,24 +316,25 @@ impl LinkStore for Sqlite {
         self.write("settle link audit", move |c| settles.iter().try_for_each(|s| settle(c, s))).await
     }
 
-    async fn record_activity(&self, uses: &[UseCount], rows: &[AuditRecord], settles: &[AuditSettle]) -> StoreResult<()> {
-        if uses.is_empty() && rows.is_empty() && settles.is_empty() {
+    async fn record_activity(&self, activity: Arc<Activity>) -> StoreResult<()> {
+        if activity.is_empty() {
             return Ok(());
         }
-        let (uses, rows, settles) = (uses.to_vec(), rows.to_vec(), settles.to_vec());
         // One job, so one savepoint: a failure anywhere leaves nothing written.
         self.write("record link activity", move |c| {
-            add_uses(c, &uses)?;
-            rows.iter().try_for_each(|r| insert_audit(c, r).map(drop))?;
-            settles.iter().try_for_each(|s| settle(c, s))
+            add_uses(c, &activity.uses)?;
+            insert_audits(c, &activity.rows)?;
+            activity.settles.iter().try_for_each(|s| settle(c, s))
         })
         .await
     }
 
     async fn audit(&self, link_id: &str, limit: usize) -> StoreResult<Vec<AuditRecord>> {
         let mut rows = self.read("read link audit", |c| {
-            c.prepare_cached(&format!(
-                "SELECT {AUDIT_COLUMNS} FROM link_audit WHERE link_id = ?1 ORDER BY at_ms DESC, rowid DESC LIMIT ?2"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM link_audit WHERE link_id = ?1 ORDER BY at_ms DESC, rowid DESC LIMIT ?2"
             ))?
             .query_map(params![link_id, limit_i64(limit)], audit_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()

@@ -41,13 +41,42 @@ fn object_from_row(bucket: &str, key: String, row: &Row<'_>, offset: usize) -> r
     })
 }
 
-const OBJECT_COLUMNS: &str =
-    "file_id, size, etag, last_modified_ms, content_type, headers, checksum_name, checksum_value, parts_count, part_sizes";
+/// The `objects` columns `object_from_row` reads, in order (a macro, so
+/// statements are put together at compile time).
+macro_rules! object_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "file_id, ",
+            $p,
+            "size, ",
+            $p,
+            "etag, ",
+            $p,
+            "last_modified_ms, ",
+            $p,
+            "content_type, ",
+            $p,
+            "headers, ",
+            $p,
+            "checksum_name, ",
+            $p,
+            "checksum_value, ",
+            $p,
+            "parts_count, ",
+            $p,
+            "part_sizes"
+        )
+    };
+}
+const OBJECT_COLUMNS: &str = object_columns!("");
 
 fn upsert_object(conn: &Connection, meta: &ObjectMeta) -> rusqlite::Result<()> {
     let (cname, cvalue) = meta.checksum.clone().unzip();
-    conn.prepare_cached(&format!(
-        "INSERT INTO objects (bucket, key, {OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+    conn.prepare_cached(concat!(
+        "INSERT INTO objects (bucket, key, ",
+        object_columns!(""),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (bucket, key) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, etag = excluded.etag,
            last_modified_ms = excluded.last_modified_ms, content_type = excluded.content_type, headers = excluded.headers,
            checksum_name = excluded.checksum_name, checksum_value = excluded.checksum_value, parts_count = excluded.parts_count,
@@ -206,9 +235,10 @@ impl MetaStore for Sqlite {
     async fn object(&self, bucket: &str, key: &str) -> StoreResult<Lookup> {
         self.read("read object", |c| {
             let row = c
-                .prepare_cached(&format!(
-                    "SELECT b.name, o.{} FROM buckets b LEFT JOIN objects o ON o.bucket = b.name AND o.key = ?2 WHERE b.name = ?1",
-                    OBJECT_COLUMNS.replace(", ", ", o.")
+                .prepare_cached(concat!(
+                    "SELECT b.name, ",
+                    object_columns!("o."),
+                    " FROM buckets b LEFT JOIN objects o ON o.bucket = b.name AND o.key = ?2 WHERE b.name = ?1"
                 ))?
                 .query_row(params![bucket, key], |r| match r.get::<_, Option<String>>(1)? {
                     None => Ok(Lookup::NoKey),
