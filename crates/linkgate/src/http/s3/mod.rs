@@ -73,8 +73,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let result = serve(&state, &parts, body, request_id.clone(), &mut op_name).await;
     let mut response = result.unwrap_or_else(|e| error_response(&e, &parts, &request_id));
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-amz-request-id", v.clone());
-        response.headers_mut().insert("x-amz-id-2", v);
+        response.headers_mut().insert(render::X_AMZ_REQUEST_ID, v.clone());
+        response.headers_mut().insert(render::X_AMZ_ID_2, v);
     }
     if parts.method != Method::OPTIONS
         && parts.headers.contains_key(header::ORIGIN)
@@ -88,16 +88,20 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     response
 }
 
+/// `x-amz-copy-source`, which turns a PUT into a copy.
+const X_AMZ_COPY_SOURCE: axum::http::HeaderName = axum::http::HeaderName::from_static("x-amz-copy-source");
+
 async fn serve(state: &AppState, parts: &Parts, body: Body, request_id: String, op_name: &mut &'static str) -> S3Result {
     let query = Query::parse(parts.uri.query().unwrap_or(""));
     let headers = RequestHeaders {
-        copy_source: parts.headers.contains_key("x-amz-copy-source"),
+        copy_source: parts.headers.contains_key(&X_AMZ_COPY_SOURCE),
         content_type: parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
     };
     let req = operation::parse(parts.method.as_str(), parts.uri.path(), &query, &headers)?;
     *op_name = req.op.name();
     let ctx = state.pipeline.context(parts, request_id);
-    match req.op.authorization(&req.target) {
+    let authorization = req.op.authorization(&req.target);
+    match &authorization {
         Authorization::Anonymous => return cors::preflight(state, &req.target, parts).await,
         Authorization::Form => {
             let Target::Bucket(bucket) = &req.target else { return Err(S3Error::not_implemented()) };
@@ -113,8 +117,8 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, request_id: String, 
     if let Some(refusal) = req.op.refusal() {
         return Err(refusal);
     }
-    if let Authorization::Action { action, resource } = req.op.authorization(&req.target) {
-        call.authorize(action, &resource)?;
+    if let Authorization::Action { action, resource } = &authorization {
+        call.authorize(action, resource)?;
     }
     let answer = dispatch(&call, req.op, &req.target, body).await;
     match (answer, &req.target) {
