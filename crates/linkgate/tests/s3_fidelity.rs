@@ -731,6 +731,21 @@ async fn multipart_objects_carry_a_composite_checksum() {
     assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
 }
 
+/// Uploads `bodies` as parts 1, 2, … of upload `id` of `bkt`/`key`.
+async fn upload_parts<const N: usize>(
+    c: &aws_sdk_s3::Client,
+    key: &str,
+    id: &str,
+    bodies: [Vec<u8>; N],
+) -> Vec<(i32, aws_sdk_s3::operation::upload_part::UploadPartOutput)> {
+    let mut parts = Vec::new();
+    for (n, body) in (1..).zip(bodies) {
+        let out = c.upload_part().bucket("bkt").key(key).upload_id(id).part_number(n).body(ByteStream::from(body)).send().await.unwrap();
+        parts.push((n, out));
+    }
+    parts
+}
+
 /// Was wrong: `x-amz-checksum-type: FULL_OBJECT` was dropped at CreateMultipartUpload
 /// and the completed object kept no checksum (HEAD with checksum mode showed
 /// none; a client's wrong value was accepted). Now the object carries the CRC of
@@ -760,14 +775,13 @@ async fn multipart_objects_carry_a_full_object_checksum() {
     let created = created.send().await.unwrap();
     assert_eq!(created.checksum_type(), Some(&ChecksumType::FullObject));
     let id = created.upload_id().unwrap().to_owned();
-    let mut parts = Vec::new();
-    for (n, body) in [(1, first.clone()), (2, b"the tail".to_vec())] {
-        let out =
-            c.upload_part().bucket("bkt").key("full").upload_id(&id).part_number(n).body(ByteStream::from(body)).send().await.unwrap();
-        parts.push(
-            CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).checksum_crc32(out.checksum_crc32().unwrap()).build(),
-        );
-    }
+    let parts = upload_parts(&c, "full", &id, [first.clone(), b"the tail".to_vec()]).await;
+    let parts: Vec<_> = parts
+        .into_iter()
+        .map(|(n, out)| {
+            CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).checksum_crc32(out.checksum_crc32().unwrap()).build()
+        })
+        .collect();
     let other = c.upload_part().bucket("bkt").key("full").upload_id(&id).part_number(3).checksum_algorithm(ChecksumAlgorithm::Sha256);
     assert_eq!(
         status_code_message(other.body(ByteStream::from_static(b"x")).send().await),
@@ -805,12 +819,9 @@ async fn multipart_objects_carry_a_full_object_checksum() {
         c.create_multipart_upload().bucket("bkt").key("nvme").checksum_algorithm(ChecksumAlgorithm::Crc64Nvme).send().await.unwrap();
     assert_eq!(created.checksum_type(), Some(&ChecksumType::FullObject));
     let id = created.upload_id().unwrap().to_owned();
-    let mut parts = Vec::new();
-    for (n, body) in [(1, first.clone()), (2, b"the tail".to_vec())] {
-        let out =
-            c.upload_part().bucket("bkt").key("nvme").upload_id(&id).part_number(n).body(ByteStream::from(body)).send().await.unwrap();
-        parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
-    }
+    let parts = upload_parts(&c, "nvme", &id, [first.clone(), b"the tail".to_vec()]).await;
+    let parts: Vec<_> =
+        parts.into_iter().map(|(n, out)| CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build()).collect();
     let list = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
     let done = c.complete_multipart_upload().bucket("bkt").key("nvme").upload_id(&id).multipart_upload(list).send().await.unwrap();
     let want = crc(crc_fast::CrcAlgorithm::Crc64Nvme, &whole);

@@ -19,7 +19,7 @@ use conformance::assert_err_kind;
 use linkgate::store::StoreErrorKind;
 use linkgate::store::cached::CachedMeta;
 use linkgate::store::fs_blobs::FsBlobs;
-use linkgate::store::identity::{AddKey, IdentityStore, KeyRecord, RoleRecord, SessionPrincipal, SessionRecord};
+use linkgate::store::identity::{AddKey, IdentityStore, KeyRecord, Principal, RoleRecord, SessionRecord};
 use linkgate::store::links::{AuditRecord, LinkFilter, LinkRecord, LinkStore, UseCount};
 use linkgate::store::meta::{Lookup, MetaStore, ObjectMeta, UploadInfo, WriteCondition};
 use linkgate::store::sqlite::Sqlite;
@@ -213,7 +213,7 @@ async fn sqlite_unique_violations_are_conflicts() {
         access_key_id: "ASIA0000000000000001".into(),
         secret_sealed: "x".into(),
         token_hash: "h".into(),
-        principal: SessionPrincipal::User("carol".into()),
+        principal: Principal::User("carol".into()),
         created_ms: 1,
         expires_ms: 2,
     };

@@ -157,26 +157,13 @@ pub fn validate_cidrs(cidrs: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::links::model::{Delivery, LinkIssuer, LinkMethod, LinkTarget};
+    use crate::links::model::{LinkIssuer, LinkTarget};
 
     fn link() -> LinkRecord {
         LinkRecord {
             id: new_link_id(),
             token_hash: new_token().1,
-            issuer: LinkIssuer::Root,
-            target: LinkTarget::Object { bucket: "b".into(), key: "k".into() },
-            method: LinkMethod::Get,
-            delivery: Delivery::Stream,
-            created_ms: 0,
-            expires_ms: 1_000,
-            not_before_ms: None,
-            max_uses: None,
-            uses: 0,
-            allowed_ips: vec![],
-            filename: None,
-            password_hash: None,
-            group: None,
-            revoked_ms: None,
+            ..LinkRecord::new(LinkIssuer::Root, LinkTarget::Object { bucket: "b".into(), key: "k".into() }, 0, 1_000)
         }
     }
 

@@ -187,6 +187,32 @@ pub struct LinkRecord {
     pub revoked_ms: Option<i64>,
 }
 
+impl LinkRecord {
+    /// A plain link: a streamed GET of `target`, valid from `created_ms` until
+    /// `expires_ms`, no other condition, no use yet. Its id and token hash are
+    /// given when it is stored; the options a link spec asks for are set on top.
+    pub fn new(issuer: LinkIssuer, target: LinkTarget, created_ms: i64, expires_ms: i64) -> Self {
+        Self {
+            id: String::new(),
+            token_hash: String::new(),
+            issuer,
+            target,
+            method: LinkMethod::Get,
+            delivery: Delivery::Stream,
+            created_ms,
+            expires_ms,
+            not_before_ms: None,
+            max_uses: None,
+            uses: 0,
+            allowed_ips: Vec::new(),
+            filename: None,
+            password_hash: None,
+            group: None,
+            revoked_ms: None,
+        }
+    }
+}
+
 /// One redemption attempt, granted or denied: every attempt goes to the link's audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {

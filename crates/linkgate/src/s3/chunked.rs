@@ -838,6 +838,48 @@ where
     })
 }
 
+/// Encodes `chunks` and `trailers` as the SDKs send an aws-chunked body: each
+/// chunk's size line (with its signature when `mode` signs chunks, chained from
+/// `signer`'s seed) ended by `eol`, its bytes, the final empty chunk, the trailers
+/// (signed when `mode` signs them) and, if `final_line`, the closing empty line.
+///
+/// The server only decodes; this is the other side, for tests and fuzzing (`eol`
+/// `\n` and a missing final line are what lenient or cut-off clients send).
+pub fn encode(
+    mode: ChunkedMode,
+    signer: Option<&ChunkSigner>,
+    chunks: &[&[u8]],
+    trailers: &[(&str, &str)],
+    eol: &[u8],
+    final_line: bool,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut previous = signer.map(|s| s.seed.clone()).unwrap_or_default();
+    for data in chunks.iter().copied().chain(std::iter::once(&b""[..])) {
+        out.extend_from_slice(format!("{:x}", data.len()).as_bytes());
+        if let Some(s) = signer.filter(|_| mode.signs_chunks()) {
+            previous = s.chunk_signature(&previous, data);
+            out.extend_from_slice(format!(";chunk-signature={previous}").as_bytes());
+        }
+        out.extend_from_slice(eol);
+        if !data.is_empty() {
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    for (name, value) in trailers {
+        out.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
+    }
+    if let Some(s) = signer.filter(|_| mode.signs_trailer() && !trailers.is_empty()) {
+        let sig = s.trailer_signature(&previous, trailers);
+        out.extend_from_slice(format!("x-amz-trailer-signature:{sig}\r\n").as_bytes());
+    }
+    if final_line {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -862,34 +904,9 @@ mod tests {
         }
     }
 
-    /// Encodes a body the way the SDKs do: signed chunks when `signer` is given, then
-    /// the trailers (signed in SignedWithTrailer mode), then the final empty line.
+    /// Encodes a body the way the SDKs do (see [`super::encode`]).
     fn encode(mode: ChunkedMode, signer: Option<&ChunkSigner>, chunks: &[&[u8]], trailers: &[(&str, &str)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut previous = signer.map(|s| s.seed.clone()).unwrap_or_default();
-        let all: Vec<&[u8]> = chunks.iter().copied().chain(std::iter::once(&b""[..])).collect();
-        for data in all {
-            out.extend_from_slice(format!("{:x}", data.len()).as_bytes());
-            if mode.signs_chunks() {
-                let s = signer.unwrap();
-                previous = s.chunk_signature(&previous, data);
-                out.extend_from_slice(format!(";chunk-signature={previous}").as_bytes());
-            }
-            out.extend_from_slice(b"\r\n");
-            if !data.is_empty() {
-                out.extend_from_slice(data);
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-        for (name, value) in trailers {
-            out.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
-        }
-        if mode.signs_trailer() && !trailers.is_empty() {
-            let sig = signer.unwrap().trailer_signature(&previous, trailers);
-            out.extend_from_slice(format!("x-amz-trailer-signature:{sig}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out
+        super::encode(mode, signer, chunks, trailers, b"\r\n", true)
     }
 
     fn decoder(mode: ChunkedMode, seed: &str, trailer: Option<ChecksumAlgorithm>, len: Option<u64>) -> ChunkedDecoder {

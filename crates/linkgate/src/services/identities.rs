@@ -24,25 +24,10 @@ use crate::clock::SharedClock;
 use crate::context::RequestContext;
 use crate::links::model::LinkIssuer;
 use crate::store::StoreError;
-use crate::store::identity::{AddKey, IdentityStore, KeyRecord, NamedPolicy, RoleRecord, SessionPrincipal, SessionRecord, UserRecord};
+use crate::store::identity::{AddKey, IdentityStore, KeyRecord, NamedPolicy, RoleRecord, SessionRecord, UserRecord};
 
-/// Who is acting.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Principal {
-    /// The root identity: may do everything.
-    Root,
-    /// A user, with the user's policies.
-    User(String),
-    /// An assumed role, with the role's policies.
-    Role {
-        /// Role name.
-        role: String,
-        /// `RoleSessionName`.
-        session_name: String,
-        /// Who assumed it.
-        source_user: String,
-    },
-}
+/// Who is acting (the store keeps sessions with it, so the type lives there).
+pub use crate::store::identity::Principal;
 
 impl Principal {
     /// The user whose identity this is, or who assumed the role (`root` for root).
@@ -354,17 +339,18 @@ impl Identities {
             tracing::error!("a session secret does not decrypt with the master key");
             return Ok(None);
         };
-        let (principal, policies, revoked_before_ms) = match s.principal {
-            SessionPrincipal::Root => (Principal::Root, Vec::new(), 0),
-            SessionPrincipal::User(user) => {
-                let Some(u) = self.store.user(&user).await? else { return Ok(None) };
-                (Principal::User(user), parse_policies(u.policies), 0)
+        let (policies, revoked_before_ms) = match &s.principal {
+            Principal::Root => (Vec::new(), 0),
+            Principal::User(user) => {
+                let Some(u) = self.store.user(user).await? else { return Ok(None) };
+                (parse_policies(u.policies), 0)
             }
-            SessionPrincipal::Role { role, session_name, source_user } => {
-                let Some(r) = self.store.role(&role).await? else { return Ok(None) };
-                (Principal::Role { role, session_name, source_user }, parse_policies(r.policies), r.revoked_before_ms)
+            Principal::Role { role, .. } => {
+                let Some(r) = self.store.role(role).await? else { return Ok(None) };
+                (parse_policies(r.policies), r.revoked_before_ms)
             }
         };
+        let principal = s.principal;
         Ok(Some(Credential {
             secret: String::from_utf8_lossy(&secret).into_owned(),
             principal,
@@ -667,7 +653,7 @@ impl Identities {
     }
 
     /// Issues temporary credentials acting as `principal` for `secs` seconds.
-    pub async fn issue_session(&self, principal: SessionPrincipal, secs: u64) -> Result<IssuedSession, StoreError> {
+    pub async fn issue_session(&self, principal: Principal, secs: u64) -> Result<IssuedSession, StoreError> {
         let access_key_id = new_access_key_id(true);
         let secret = new_secret_access_key();
         let token = random_token(64);

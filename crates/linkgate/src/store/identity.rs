@@ -54,15 +54,16 @@ pub struct RoleRecord {
     pub revoked_before_ms: i64,
 }
 
-/// Who a session acts as.
+/// Who is acting: the root, a user, or a role someone assumed. Sessions are
+/// stored with the principal they act as (`GetSessionToken` with the root
+/// credentials gives a root session, for at most an hour as AWS allows).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SessionPrincipal {
-    /// `GetSessionToken` with the root credentials: everything the root may do,
-    /// for at most an hour (as AWS allows).
+pub enum Principal {
+    /// The root identity: may do everything.
     Root,
-    /// `GetSessionToken`: the user itself, with the user's policies.
+    /// A user, with the user's policies.
     User(String),
-    /// `AssumeRole`: the role, with the role's policies.
+    /// An assumed role, with the role's policies.
     Role {
         /// Role name.
         role: String,
@@ -83,7 +84,7 @@ pub struct SessionRecord {
     /// SHA-256 (hex) of the session token; the token itself is never stored.
     pub token_hash: String,
     /// Who the session acts as.
-    pub principal: SessionPrincipal,
+    pub principal: Principal,
     /// Issued, unix milliseconds.
     pub created_ms: i64,
     /// Expires, unix milliseconds.

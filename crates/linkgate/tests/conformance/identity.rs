@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 use linkgate::auth::secrets::token_hash;
-use linkgate::store::identity::{AddKey, IdentityStore, KeyRecord, RoleRecord, SessionPrincipal, SessionRecord, UserRecord};
+use linkgate::store::identity::{AddKey, IdentityStore, KeyRecord, Principal, RoleRecord, SessionRecord, UserRecord};
 
 /// Runs every check, in order, on a fresh, empty store.
 pub async fn run(store: Arc<dyn IdentityStore>) {
@@ -35,7 +35,7 @@ fn role(name: &str, policies: &[(&str, &str)]) -> RoleRecord {
     }
 }
 
-fn session(id: &str, principal: SessionPrincipal, expires_ms: i64) -> SessionRecord {
+fn session(id: &str, principal: Principal, expires_ms: i64) -> SessionRecord {
     SessionRecord {
         access_key_id: id.into(),
         secret_sealed: format!("sealed:{id}"),
@@ -46,8 +46,8 @@ fn session(id: &str, principal: SessionPrincipal, expires_ms: i64) -> SessionRec
     }
 }
 
-fn as_role(role: &str, session_name: &str, source_user: &str) -> SessionPrincipal {
-    SessionPrincipal::Role { role: role.into(), session_name: session_name.into(), source_user: source_user.into() }
+fn as_role(role: &str, session_name: &str, source_user: &str) -> Principal {
+    Principal::Role { role: role.into(), session_name: session_name.into(), source_user: source_user.into() }
 }
 
 fn policy(name: &str, doc: &str) -> (String, String) {
@@ -185,9 +185,9 @@ pub async fn check_roles(s: &dyn IdentityStore) {
 
 /// Sessions of every kind round trip; purge removes those expired before `now`.
 pub async fn check_sessions(s: &dyn IdentityStore) {
-    let by_user = session("ASIAUSER000000000001", SessionPrincipal::User("alice".into()), 10_000);
+    let by_user = session("ASIAUSER000000000001", Principal::User("alice".into()), 10_000);
     let by_role = session("ASIAROLE000000000001", as_role("reader", "ci run #7 ü", "alice"), 20_000);
-    let by_root = session("ASIAROOT000000000001", SessionPrincipal::Root, 20_000);
+    let by_root = session("ASIAROOT000000000001", Principal::Root, 20_000);
     s.create_session(&by_user).await.unwrap();
     s.create_session(&by_role).await.unwrap();
     s.create_session(&by_root).await.unwrap();
@@ -220,9 +220,9 @@ pub async fn check_deletes_cascade(s: &dyn IdentityStore) {
     assert!(s.create_role(&role("ops", &[("p", READ)])).await.unwrap());
     let far = 1 << 50;
     let sessions = [
-        session("ASIAERIN000000000001", SessionPrincipal::User("erin".into()), far),
+        session("ASIAERIN000000000001", Principal::User("erin".into()), far),
         session("ASIAERIN000000000002", as_role("ops", "erin-ops", "erin"), far),
-        session("ASIAFRANK00000000001", SessionPrincipal::User("frank".into()), far),
+        session("ASIAFRANK00000000001", Principal::User("frank".into()), far),
         session("ASIAFRANK00000000002", as_role("ops", "frank-ops", "frank"), far),
     ];
     for x in &sessions {

@@ -48,26 +48,13 @@ pub async fn run(store: Arc<dyn LinkStore>) {
 
 const DAY: i64 = 86_400_000;
 
-/// An unlimited GET link to `bucket`/`key` by user `alice`, valid from 1 000 to 100 000 ms.
-/// A plain download link to `bucket`/`key`, valid from 1 s to 100 s.
+/// An unlimited GET link to `bucket`/`key` by user `alice`, valid from 1 s to 100 s.
 pub fn object_link(id: &str, bucket: &str, key: &str) -> LinkRecord {
+    let target = LinkTarget::Object { bucket: bucket.into(), key: key.into() };
     LinkRecord {
         id: id.into(),
         token_hash: token_hash(&format!("token of {id}")),
-        issuer: LinkIssuer::User("alice".into()),
-        target: LinkTarget::Object { bucket: bucket.into(), key: key.into() },
-        method: LinkMethod::Get,
-        delivery: Delivery::Stream,
-        created_ms: 1_000,
-        expires_ms: 100_000,
-        not_before_ms: None,
-        max_uses: None,
-        uses: 0,
-        allowed_ips: vec![],
-        filename: None,
-        password_hash: None,
-        group: None,
-        revoked_ms: None,
+        ..LinkRecord::new(LinkIssuer::User("alice".into()), target, 1_000, 100_000)
     }
 }
 

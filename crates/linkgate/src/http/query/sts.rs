@@ -7,7 +7,6 @@
 use super::{Api, Call, QueryError, response};
 use crate::auth::secrets::token_hash;
 use crate::services::identities::{IssuedSession, Principal};
-use crate::store::identity::SessionPrincipal;
 
 /// GetSessionToken limits (AWS: 900..129600, default 43200).
 const GST_DEFAULT: u64 = 43_200;
@@ -70,7 +69,7 @@ fn credentials_xml(w: &mut crate::s3::xml::XmlWriter, s: &IssuedSession) {
     w.close("Credentials");
 }
 
-async fn issue(call: &Call<'_>, principal: SessionPrincipal, secs: u64) -> Result<IssuedSession, QueryError> {
+async fn issue(call: &Call<'_>, principal: Principal, secs: u64) -> Result<IssuedSession, QueryError> {
     call.state.identities.issue_session(principal, secs).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store session");
         QueryError::unavailable()
@@ -84,9 +83,9 @@ async fn get_session_token(call: &Call<'_>) -> Result<String, QueryError> {
     let (principal, secs) = match &call.caller.credential.principal {
         // AWS lets the root have sessions of up to an hour: a longer request is
         // cut to one, not refused.
-        Principal::Root => (SessionPrincipal::Root, duration(call, GST_ROOT_MAX, GST_MAX)?.min(GST_ROOT_MAX)),
+        Principal::Root => (Principal::Root, duration(call, GST_ROOT_MAX, GST_MAX)?.min(GST_ROOT_MAX)),
         Principal::User(u) => (
-            SessionPrincipal::User(u.clone()),
+            Principal::User(u.clone()),
             duration(call, GST_DEFAULT, GST_MAX.min(call.state.config.sts.max_duration_seconds.max(GST_DEFAULT)))?,
         ),
         Principal::Role { .. } => return Err(QueryError::access_denied("Cannot call GetSessionToken with session credentials")),
@@ -120,7 +119,7 @@ async fn assume_role(call: &Call<'_>) -> Result<String, QueryError> {
     let secs = duration(call, AR_DEFAULT.min(max), max)?;
     let arn = format!("arn:aws:sts::{account}:assumed-role/{}/{session_name}", role.name);
     let role_id = format!("AROA{}:{session_name}", &token_hash(&role.name)[..16].to_ascii_uppercase());
-    let principal = SessionPrincipal::Role { role: role.name.clone(), session_name: session_name.to_owned(), source_user };
+    let principal = Principal::Role { role: role.name.clone(), session_name: session_name.to_owned(), source_user };
     let session = issue(call, principal, secs).await?;
     Ok(response(Api::Sts, "AssumeRole", call.request_id(), |w| {
         credentials_xml(w, &session);

@@ -274,22 +274,14 @@ impl LinkService {
             return Err(LinkError::Invalid("filename must be 1 to 255 characters without control characters.".into()));
         }
         let link = LinkRecord {
-            id: String::new(),
-            token_hash: String::new(),
-            issuer: caller.credential.principal.as_issuer(),
-            target,
             method,
             delivery,
-            created_ms: now,
-            expires_ms,
             not_before_ms,
             max_uses: spec.max_uses,
-            uses: 0,
             allowed_ips: spec.allowed_ips,
             filename: spec.filename,
-            password_hash: None,
             group: spec.group,
-            revoked_ms: None,
+            ..LinkRecord::new(caller.credential.principal.as_issuer(), target, now, expires_ms)
         };
         Ok((link, spec.password))
     }

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Sqlite, corrupt_value, to_i64, to_u64};
 use crate::store::StoreResult;
-use crate::store::identity::{AddKey, IdentityStore, KeyRecord, NamedPolicy, RoleRecord, SessionPrincipal, SessionRecord, UserRecord};
+use crate::store::identity::{AddKey, IdentityStore, KeyRecord, NamedPolicy, Principal, RoleRecord, SessionRecord, UserRecord};
 
 fn policies(c: &Connection, table: &str, owner_col: &str, owner: &str) -> rusqlite::Result<Vec<NamedPolicy>> {
     let mut stmt = c.prepare_cached(&format!("SELECT name, document FROM {table} WHERE {owner_col} = ?1 ORDER BY name"))?;
@@ -42,10 +42,10 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     let source_user: String = r.get(6)?;
     let kind: Option<String> = r.get(9)?;
     let principal = match (user, role) {
-        _ if kind.as_deref() == Some("root") => SessionPrincipal::Root,
-        (Some(u), _) => SessionPrincipal::User(u),
-        (None, Some(role)) => SessionPrincipal::Role { role, session_name: session_name.unwrap_or_default(), source_user },
-        (None, None) => SessionPrincipal::User(source_user),
+        _ if kind.as_deref() == Some("root") => Principal::Root,
+        (Some(u), _) => Principal::User(u),
+        (None, Some(role)) => Principal::Role { role, session_name: session_name.unwrap_or_default(), source_user },
+        (None, None) => Principal::User(source_user),
     };
     Ok(SessionRecord {
         access_key_id: r.get(0)?,
@@ -259,11 +259,11 @@ impl IdentityStore for Sqlite {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
         let s = s.clone();
         self.write("create session", move |c| {
-            let kind = (s.principal == SessionPrincipal::Root).then_some("root");
+            let kind = (s.principal == Principal::Root).then_some("root");
             let (user, role, session_name, source) = match &s.principal {
-                SessionPrincipal::Root => (None, None, None, ""),
-                SessionPrincipal::User(u) => (Some(u.as_str()), None, None, u.as_str()),
-                SessionPrincipal::Role { role, session_name, source_user } => {
+                Principal::Root => (None, None, None, ""),
+                Principal::User(u) => (Some(u.as_str()), None, None, u.as_str()),
+                Principal::Role { role, session_name, source_user } => {
                     (None, Some(role.as_str()), Some(session_name.as_str()), source_user.as_str())
                 }
             };
