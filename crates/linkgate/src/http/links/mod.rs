@@ -72,7 +72,7 @@ fn respond(redemption: Redemption, html: bool) -> Response {
     let Redemption { auditor, outcome } = redemption;
     match outcome {
         Err(refusal) => {
-            if let Some(a) = &auditor {
+            if let Some(a) = auditor {
                 a.finish(&refusal.slot, refusal.status, &refusal.reason, 0);
             }
             refusal_page(&refusal, html)

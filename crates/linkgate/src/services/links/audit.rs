@@ -50,15 +50,16 @@ impl Auditor {
 
     /// Records the final answer: settles a written row if it says otherwise, or
     /// appends a new one. Never fails the request (the answer was already
-    /// decided); does not wait.
-    pub fn finish(&self, slot: &AuditSlot, status: u16, outcome: &str, bytes: u64) {
+    /// decided); does not wait. The last thing an auditor does, so the new row
+    /// takes its template instead of a copy.
+    pub fn finish(self, slot: &AuditSlot, status: u16, outcome: &str, bytes: u64) {
         match slot {
             AuditSlot::Written { id, row } => {
                 if (row.status, row.outcome.as_str(), row.bytes) != (status, outcome, bytes) {
                     self.buffer.push_settle(AuditSettle { id: *id, status, outcome: outcome.to_owned(), bytes });
                 }
             }
-            AuditSlot::Pending => self.buffer.push_audit(self.row(status, outcome, bytes)),
+            AuditSlot::Pending => self.buffer.push_audit(AuditRecord { status, outcome: outcome.to_owned(), bytes, ..self.template }),
         }
     }
 }

@@ -278,7 +278,8 @@ impl LinkService {
         }
     }
 
-    /// Takes one use, writing `row` with it for a link with `max_uses`.
+    /// Takes one use, writing the audit row `row` makes with it for a link with
+    /// `max_uses` (only then is the row built).
     ///
     /// With `max_uses`, the store takes the use atomically and writes the audit row
     /// in the same transaction. The commit runs in its own task: if the client
@@ -287,7 +288,7 @@ impl LinkService {
     /// judged from this request's own read (read again if that is older than
     /// [`FRESH_READ_MS`]), so the use is only counted (write-behind) and the row is
     /// appended when the answer is known.
-    async fn take_use(&self, link: &LinkRecord, read_ms: i64, row: AuditRecord) -> Result<AuditSlot, Refusal> {
+    async fn take_use(&self, link: &LinkRecord, read_ms: i64, row: impl FnOnce() -> AuditRecord) -> Result<AuditSlot, Refusal> {
         let now = self.d.clock.now_ms();
         if link.max_uses.is_none() {
             if now - read_ms > FRESH_READ_MS {
@@ -303,6 +304,7 @@ impl LinkService {
             self.d.store.push_use(&link.id, now);
             return Ok(AuditSlot::Pending);
         }
+        let row = row();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (store, id, written) = (self.d.store.clone(), link.id.clone(), row.clone());
         tokio::spawn(async move {
@@ -345,7 +347,7 @@ impl LinkService {
         if redirect {
             // After the password form's POST, 303 makes the browser follow with a GET.
             let status = if answered == Method::POST { 303 } else { 302 };
-            let slot = self.take_use(link, req.ctx.received_ms, auditor.row(status, "redirected", 0)).await?;
+            let slot = self.take_use(link, req.ctx.received_ms, || auditor.row(status, "redirected", 0)).await?;
             let location = self.redirect_url(&req.host, bucket, key, link.filename.as_deref());
             return Ok(Grant::Redirect { location, status, slot });
         }
@@ -353,7 +355,7 @@ impl LinkService {
             ReadKind::Partial { len, .. } => (206, len),
             _ => (200, read.meta.size),
         };
-        let slot = self.take_use(link, req.ctx.received_ms, auditor.row(status, "granted", len)).await?;
+        let slot = self.take_use(link, req.ctx.received_ms, || auditor.row(status, "granted", len)).await?;
         Ok(Grant::Object { read, filename, slot, outcome: "granted" })
     }
 
@@ -367,10 +369,10 @@ impl LinkService {
         let bytes = staged.meta.size;
         if link.max_uses.is_none() {
             let meta = self.d.objects.commit(staged, &WriteCondition::None).await.map_err(Refusal::from_s3)?;
-            let slot = self.take_use(link, req.ctx.received_ms, auditor.row(200, "uploaded", bytes)).await?;
+            let slot = self.take_use(link, req.ctx.received_ms, || auditor.row(200, "uploaded", bytes)).await?;
             return Ok(Grant::Uploaded { etag: meta.etag, bytes, slot });
         }
-        let slot = self.take_use(link, req.ctx.received_ms, auditor.row(200, "uploaded", bytes)).await?;
+        let slot = self.take_use(link, req.ctx.received_ms, || auditor.row(200, "uploaded", bytes)).await?;
         self.commit_upload(link, staged, slot, bytes).await
     }
 
@@ -452,7 +454,7 @@ impl LinkService {
             }
         })?;
         let head = req.method == Method::HEAD;
-        let slot = self.take_use(link, req.ctx.received_ms, auditor.row(0, if head { "head" } else { "forwarded" }, 0)).await?;
+        let slot = self.take_use(link, req.ctx.received_ms, || auditor.row(0, if head { "head" } else { "forwarded" }, 0)).await?;
         let forward = Forward { method: req.method, path, query, headers: upstream::forward_request_headers(&req.headers), body };
         match self.d.upstreams.send(up, forward, self.d.clock.now(), &self.d.signing_keys).await {
             Ok(response) => Ok(Grant::Forwarded { response, head, slot }),
