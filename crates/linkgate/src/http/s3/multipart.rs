@@ -12,7 +12,7 @@ use crate::s3::error::S3Error;
 use crate::s3::requests::parse_complete;
 use crate::s3::upload::{ObjectAttrs, check_declared_length, write_condition};
 use crate::s3::xml::XmlWriter;
-use crate::services::objects::CompletionChecksum;
+use crate::services::objects::{CompletionChecksum, upload_checksum};
 
 /// S3's highest part number.
 const MAX_PART_NUMBER: u32 = 10_000;
@@ -23,7 +23,7 @@ fn upload_id<'a>(call: &'a S3Call<'_>) -> &'a str {
 
 /// CreateMultipartUpload (POST ?uploads).
 pub(crate) async fn create(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Result {
-    let checksum = upload_checksum(call)?;
+    let checksum = requested_checksum(call)?;
     let attrs = ObjectAttrs::from_headers(&call.parts.headers);
     let upload_id = call.state.objects.create_upload(bucket, key, attrs, checksum).await?;
     let mut w = XmlWriter::document();
@@ -43,7 +43,7 @@ pub(crate) async fn create(call: &S3Call<'_>, bucket: &str, key: &str) -> S3Resu
 /// The checksum a new upload's object will carry: `x-amz-checksum-algorithm`
 /// and `x-amz-checksum-type` (defaulting as S3 does), refused in S3's words
 /// when they don't go together.
-fn upload_checksum(call: &S3Call<'_>) -> Result<Option<(ChecksumAlgorithm, ChecksumType)>, S3Error> {
+fn requested_checksum(call: &S3Call<'_>) -> Result<Option<(ChecksumAlgorithm, ChecksumType)>, S3Error> {
     let algorithm = call
         .header("x-amz-checksum-algorithm")
         .map(|a| {
@@ -191,9 +191,9 @@ pub(crate) async fn list_parts(call: &S3Call<'_>, bucket: &str, key: &str) -> S3
     w.element("MaxParts", &max.to_string());
     w.element("IsTruncated", if truncated { "true" } else { "false" });
     w.element("StorageClass", "STANDARD");
-    if let Some(a) = upload.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name)) {
-        w.element("ChecksumAlgorithm", a.algorithm_name());
-        w.element("ChecksumType", if upload.full_object_checksum { "FULL_OBJECT" } else { "COMPOSITE" });
+    if let Some((algorithm, checksum_type)) = upload_checksum(&upload) {
+        w.element("ChecksumAlgorithm", algorithm.algorithm_name());
+        w.element("ChecksumType", checksum_type.name());
     }
     for p in shown {
         w.open("Part");

@@ -67,14 +67,14 @@ pub(super) fn object_checksum(
     chosen: &[&PartInfo],
     asked: &CompletionChecksum,
 ) -> Result<Option<(String, String)>, S3Error> {
-    let algorithm = upload_algorithm(upload);
+    let checksum = upload_checksum(upload);
+    let created_with = checksum.map(|(algorithm, _)| algorithm);
     if let Some((sent, _)) = &asked.expected
-        && Some(*sent) != algorithm
+        && Some(*sent) != created_with
     {
-        return Err(algorithm_mismatch(algorithm, *sent));
+        return Err(algorithm_mismatch(created_with, *sent));
     }
-    let Some(algorithm) = algorithm else { return Ok(None) };
-    let kind = if upload.full_object_checksum { ChecksumType::FullObject } else { ChecksumType::Composite };
+    let Some((algorithm, kind)) = checksum else { return Ok(None) };
     if asked.checksum_type.is_some_and(|t| t != kind) {
         return Err(S3Error::invalid_request(format!(
             "The upload was created using the {kind} checksum mode. The complete request must use the same checksum mode."
@@ -104,9 +104,11 @@ pub(super) fn object_checksum(
     Ok(Some((algorithm.header_name().to_owned(), value)))
 }
 
-/// The checksum algorithm an upload was created with, if any.
-pub(super) fn upload_algorithm(upload: &UploadInfo) -> Option<ChecksumAlgorithm> {
-    upload.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name))
+/// The checksum an upload's object will carry: the algorithm it was created
+/// with and whether it is composite or full-object; `None` without one.
+pub fn upload_checksum(upload: &UploadInfo) -> Option<(ChecksumAlgorithm, ChecksumType)> {
+    let algorithm = upload.template.checksum.as_ref().and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name))?;
+    Some((algorithm, if upload.full_object_checksum { ChecksumType::FullObject } else { ChecksumType::Composite }))
 }
 
 /// Whether a value the client sent names `computed`: a composite value may be

@@ -32,8 +32,8 @@ use crate::store::meta::{
     BucketInfo, Completion, DeleteBucket, Lookup, MetaStore, ObjectMeta, PartInfo, PutPart, UploadInfo, WriteCondition, WriteOutcome,
 };
 
-pub use completion::CompletionChecksum;
-use completion::{algorithm_mismatch, choose_parts, multipart_etag, object_checksum, upload_algorithm};
+pub use completion::{CompletionChecksum, upload_checksum};
+use completion::{algorithm_mismatch, choose_parts, multipart_etag, object_checksum};
 /// How many times a read retries when the blob it found was replaced meanwhile.
 const READ_ATTEMPTS: usize = 3;
 /// Keys listed per store query while walking a listing.
@@ -609,12 +609,12 @@ impl Objects {
         mut upload: Upload,
     ) -> Result<PartInfo, S3Error> {
         let info = self.upload(bucket, key, upload_id).await?;
-        if let Some(algorithm) = upload_algorithm(&info) {
+        if let Some((algorithm, kind)) = upload_checksum(&info) {
             match upload.checks.checksum_algorithm {
                 Some(sent) if sent != algorithm => return Err(algorithm_mismatch(Some(algorithm), sent)),
                 // A full-object checksum is combined from every part's CRC, so
                 // the part gets one even when the client sent none.
-                None if info.full_object_checksum => upload.checks.checksum_algorithm = Some(algorithm),
+                None if kind == ChecksumType::FullObject => upload.checks.checksum_algorithm = Some(algorithm),
                 _ => {}
             }
         }
@@ -654,7 +654,7 @@ impl Objects {
         range: impl Fn(&ObjectMeta) -> Result<(u64, u64), S3Error>,
     ) -> Result<PartInfo, S3Error> {
         let upload = self.upload(bucket, key, upload_id).await?;
-        let checksum_algorithm = upload_algorithm(&upload);
+        let checksum_algorithm = upload_checksum(&upload).map(|(algorithm, _)| algorithm);
         for _ in 0..READ_ATTEMPTS {
             let src = self.head(src_bucket, src_key).await?;
             let (start, len) = range(&src)?;
