@@ -72,7 +72,12 @@ pub trait LinkStore: Send + Sync {
     /// Atomically takes one use if the link is not revoked, not expired at `now_ms`
     /// and not used up, and appends `audit` in the same transaction; otherwise says
     /// why not (and writes nothing). Durable when it returns.
-    async fn consume(&self, id: &str, now_ms: i64, audit: &AuditRecord) -> StoreResult<Consume>;
+    ///
+    /// Once the returned future has been polled, the attempt goes ahead even if
+    /// the caller stops waiting (the client went away): a use taken then has its
+    /// row settled as `499 abandoned` by the store, so the trail shows a use that
+    /// nobody received.
+    async fn consume(&self, id: &str, now_ms: i64, audit: AuditRecord) -> StoreResult<Consume>;
     /// Gives back a use taken by [`LinkStore::consume`] whose request could not be
     /// completed (an upload that could not be stored), and settles its audit row.
     async fn refund(&self, id: &str, settle: &AuditSettle) -> StoreResult<()>;

@@ -218,7 +218,7 @@ impl LinkStore for BufferedLinks {
         Ok(links)
     }
 
-    async fn consume(&self, id: &str, now_ms: i64, audit: &AuditRecord) -> StoreResult<Consume> {
+    async fn consume(&self, id: &str, now_ms: i64, audit: AuditRecord) -> StoreResult<Consume> {
         self.inner.consume(id, now_ms, audit).await
     }
 
@@ -319,7 +319,7 @@ mod tests {
         async fn list_links(&self, _: &LinkFilter, _: usize) -> StoreResult<Vec<LinkRecord>> {
             unreachable!()
         }
-        async fn consume(&self, _: &str, _: i64, _: &AuditRecord) -> StoreResult<Consume> {
+        async fn consume(&self, _: &str, _: i64, _: AuditRecord) -> StoreResult<Consume> {
             unreachable!()
         }
         async fn refund(&self, _: &str, _: &AuditSettle) -> StoreResult<()> {

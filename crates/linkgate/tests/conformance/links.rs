@@ -37,6 +37,7 @@ pub async fn run(store: Arc<dyn LinkStore>) {
     check_unique_id_and_token_hash(s).await;
     check_consume(s).await;
     check_racing_consumers(&store).await;
+    check_abandoned_consume(s).await;
     check_refund(s).await;
     check_settle_audit(s).await;
     check_count_uses(s).await;
@@ -84,7 +85,7 @@ async fn list(s: &dyn LinkStore, filter: LinkFilter, limit: usize) -> Vec<String
 }
 
 async fn consumed(s: &dyn LinkStore, id: &str, now_ms: i64, row: &AuditRecord) -> (u64, AuditId) {
-    match s.consume(id, now_ms, row).await.unwrap() {
+    match s.consume(id, now_ms, row.clone()).await.unwrap() {
         Consume::Consumed { uses, audit } => (uses, audit),
         other => panic!("consume {id} at {now_ms}: expected a use, got {other:?}"),
     }
@@ -309,12 +310,12 @@ pub async fn check_consume(s: &dyn LinkStore) {
         rows.push(row);
     }
     for _ in 0..2 {
-        assert_eq!(s.consume("cs-limited", 2_000, &attempt("cs-limited", 2_010, "exhausted")).await.unwrap(), Consume::UsedUp);
+        assert_eq!(s.consume("cs-limited", 2_000, attempt("cs-limited", 2_010, "exhausted")).await.unwrap(), Consume::UsedUp);
     }
     assert_eq!(read(s, "cs-limited").await.uses, 3);
     assert_eq!(s.audit("cs-limited", 100).await.unwrap(), rows, "one row per use, none for refusals");
 
-    assert_eq!(s.consume("cs-missing", 2_000, &attempt("cs-missing", 2_000, "granted")).await.unwrap(), Consume::Missing);
+    assert_eq!(s.consume("cs-missing", 2_000, attempt("cs-missing", 2_000, "granted")).await.unwrap(), Consume::Missing);
     assert_eq!(s.audit("cs-missing", 10).await.unwrap(), [], "a refusal writes nothing");
     assert_eq!(s.link("cs-missing").await.unwrap(), None);
 
@@ -325,40 +326,40 @@ pub async fn check_consume(s: &dyn LinkStore) {
     }
     // Expiry is exclusive: at expires_ms the link is dead.
     assert_eq!(consumed(s, "cs-unlimited", 99_999, &attempt("cs-unlimited", 99_999, "granted")).await.0, 6);
-    assert_eq!(s.consume("cs-unlimited", 100_000, &attempt("cs-unlimited", 100_000, "x")).await.unwrap(), Consume::Expired);
-    assert_eq!(s.consume("cs-unlimited", 100_001, &attempt("cs-unlimited", 100_001, "x")).await.unwrap(), Consume::Expired);
+    assert_eq!(s.consume("cs-unlimited", 100_000, attempt("cs-unlimited", 100_000, "x")).await.unwrap(), Consume::Expired);
+    assert_eq!(s.consume("cs-unlimited", 100_001, attempt("cs-unlimited", 100_001, "x")).await.unwrap(), Consume::Expired);
     assert!(s.revoke("cs-unlimited", 100_002).await.unwrap());
     assert_eq!(
-        s.consume("cs-unlimited", 200_000, &attempt("cs-unlimited", 200_000, "x")).await.unwrap(),
+        s.consume("cs-unlimited", 200_000, attempt("cs-unlimited", 200_000, "x")).await.unwrap(),
         Consume::Revoked,
         "revoked beats expired"
     );
-    assert_eq!(s.consume("cs-unlimited", 50_000, &attempt("cs-unlimited", 50_000, "x")).await.unwrap(), Consume::Revoked);
+    assert_eq!(s.consume("cs-unlimited", 50_000, attempt("cs-unlimited", 50_000, "x")).await.unwrap(), Consume::Revoked);
     assert_eq!(read(s, "cs-unlimited").await.uses, 6);
     assert_eq!(s.audit("cs-unlimited", 100).await.unwrap().len(), 6, "no rows for the refusals");
 
     let mut zero = object_link("cs-zero", "b", "k");
     zero.max_uses = Some(0);
     create(s, &zero).await;
-    assert_eq!(s.consume("cs-zero", 2_000, &attempt("cs-zero", 2_000, "x")).await.unwrap(), Consume::UsedUp);
+    assert_eq!(s.consume("cs-zero", 2_000, attempt("cs-zero", 2_000, "x")).await.unwrap(), Consume::UsedUp);
 
     let mut started = object_link("cs-started", "b", "k");
     started.max_uses = Some(3);
     started.uses = 2;
     create(s, &started).await;
     assert_eq!(consumed(s, "cs-started", 2_000, &attempt("cs-started", 2_000, "granted")).await.0, 3, "counts on from the stored uses");
-    assert_eq!(s.consume("cs-started", 2_000, &attempt("cs-started", 2_001, "x")).await.unwrap(), Consume::UsedUp);
+    assert_eq!(s.consume("cs-started", 2_000, attempt("cs-started", 2_001, "x")).await.unwrap(), Consume::UsedUp);
 
     let mut dead = object_link("cs-expired-used-up", "b", "k");
     dead.max_uses = Some(1);
     dead.uses = 1;
     create(s, &dead).await;
     assert_eq!(
-        s.consume("cs-expired-used-up", 100_000, &attempt("cs-expired-used-up", 100_000, "x")).await.unwrap(),
+        s.consume("cs-expired-used-up", 100_000, attempt("cs-expired-used-up", 100_000, "x")).await.unwrap(),
         Consume::Expired,
         "expired beats used up"
     );
-    assert_eq!(s.consume("cs-expired-used-up", 2_000, &attempt("cs-expired-used-up", 2_000, "x")).await.unwrap(), Consume::UsedUp);
+    assert_eq!(s.consume("cs-expired-used-up", 2_000, attempt("cs-expired-used-up", 2_000, "x")).await.unwrap(), Consume::UsedUp);
 
     let mut revoked = object_link("cs-revoked-used-up", "b", "k");
     revoked.max_uses = Some(1);
@@ -366,7 +367,7 @@ pub async fn check_consume(s: &dyn LinkStore) {
     revoked.revoked_ms = Some(5);
     create(s, &revoked).await;
     assert_eq!(
-        s.consume("cs-revoked-used-up", 2_000, &attempt("cs-revoked-used-up", 2_000, "x")).await.unwrap(),
+        s.consume("cs-revoked-used-up", 2_000, attempt("cs-revoked-used-up", 2_000, "x")).await.unwrap(),
         Consume::Revoked,
         "revoked beats used up"
     );
@@ -374,6 +375,34 @@ pub async fn check_consume(s: &dyn LinkStore) {
         assert_eq!(s.audit(id, 10).await.unwrap(), [], "{id}: refusals write nothing");
     }
     assert_eq!(s.audit("cs-started", 10).await.unwrap().len(), 1);
+}
+
+/// A consume whose caller stops waiting once it has been polled (the client
+/// went away) still takes the use, and the store settles its row as
+/// `499 abandoned`.
+pub async fn check_abandoned_consume(s: &dyn LinkStore) {
+    use futures_util::FutureExt as _;
+    let mut l = object_link("abandoned", "b", "k");
+    l.max_uses = Some(3);
+    create(s, &l).await;
+    let mut waiting = s.consume("abandoned", 2_000, attempt("abandoned", 2_000, "granted"));
+    if (&mut waiting).now_or_never().is_some() {
+        // Answered at once: nobody stopped waiting, there is nothing to check.
+        return;
+    }
+    drop(waiting);
+    // The store finishes on its own time: wait (boundedly) for the row to settle.
+    for _ in 0..500 {
+        let rows = s.audit("abandoned", 10).await.unwrap();
+        if rows.iter().any(|r| r.outcome == "abandoned") {
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!((rows[0].status, rows[0].bytes, rows[0].at_ms), (499, 0, 2_000));
+            assert_eq!(read(s, "abandoned").await.uses, 1, "the use was taken");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("an abandoned consume's row never read `abandoned`: {:?}", s.audit("abandoned", 10).await.unwrap());
 }
 
 /// `max_uses = 10` with 200 consumers racing, several rounds: exactly 10 uses,
@@ -391,7 +420,7 @@ pub async fn check_racing_consumers(store: &Arc<dyn LinkStore>) {
             tokio::spawn(async move {
                 let mut row = attempt(&id, 2_000, "granted");
                 row.client_ip = format!("10.{round}.{}.{}", i / 256, i % 256);
-                let outcome = s.consume(&id, 2_000, &row).await.unwrap();
+                let outcome = s.consume(&id, 2_000, row.clone()).await.unwrap();
                 (row.client_ip, outcome)
             })
         });
@@ -429,7 +458,7 @@ pub async fn check_refund(s: &dyn LinkStore) {
     let first = AuditRecord { method: "PUT".into(), status: 0, outcome: String::new(), bytes: 0, ..attempt("rf", 3_000, "") };
     let (uses, audit) = consumed(s, "rf", 3_000, &first).await;
     assert_eq!(uses, 1);
-    assert_eq!(s.consume("rf", 3_001, &attempt("rf", 3_001, "x")).await.unwrap(), Consume::UsedUp);
+    assert_eq!(s.consume("rf", 3_001, attempt("rf", 3_001, "x")).await.unwrap(), Consume::UsedUp);
     s.refund("rf", &AuditSettle { id: audit, status: 507, outcome: "refunded".into(), bytes: 0 }).await.unwrap();
     assert_eq!(read(s, "rf").await.uses, 0, "the use is given back");
     let settled = AuditRecord { status: 507, outcome: "refunded".into(), ..first.clone() };
@@ -633,7 +662,7 @@ pub async fn check_revoke(s: &dyn LinkStore) {
             ("rv-h".to_owned(), Some(13)),
         ]
     );
-    assert_eq!(s.consume("rv-b", 2_000, &attempt("rv-b", 2_000, "x")).await.unwrap(), Consume::Revoked);
+    assert_eq!(s.consume("rv-b", 2_000, attempt("rv-b", 2_000, "x")).await.unwrap(), Consume::Revoked);
 }
 
 /// Cutting a group's expiry only ever shortens, and only that group's links.
@@ -657,7 +686,7 @@ pub async fn check_cut_group_expiry(s: &dyn LinkStore) {
     assert_eq!(expiry("cg-x").await, 300_000, "other groups untouched");
     assert_eq!(expiry("cg-y").await, 300_000);
     assert_eq!(s.cut_group_expiry("cg", 10).await.unwrap(), 3);
-    assert_eq!(s.consume("cg-b", 2_000, &attempt("cg-b", 2_000, "x")).await.unwrap(), Consume::Expired);
+    assert_eq!(s.consume("cg-b", 2_000, attempt("cg-b", 2_000, "x")).await.unwrap(), Consume::Expired);
     assert_eq!(s.cut_group_expiry("cg", 500_000).await.unwrap(), 0, "a later expiry changes nothing");
     assert_eq!(expiry("cg-a").await, 10);
     assert_eq!(s.cut_group_expiry("cg-none", 10).await.unwrap(), 0);

@@ -102,7 +102,7 @@ mod tests {
     use http_body_util::BodyExt as _;
 
     use super::*;
-    use crate::store::links::{AuditRecord, LinkStore};
+    use crate::store::links::{AuditId, AuditRecord, AuditSettle, LinkStore};
     use crate::store::sqlite::Sqlite;
     use crate::store::write_behind::BufferedLinks;
 
@@ -180,7 +180,12 @@ mod tests {
         // table's first row, so its id is 1).
         store.append_audit(std::slice::from_ref(&written)).await.unwrap();
         store.flush().await.unwrap();
-        let slot = AuditSlot::Written { id: crate::store::links::AuditId(1), row: written };
+        let slot = AuditSlot::Written(AuditSettle {
+            id: AuditId(1),
+            status: written.status,
+            outcome: written.outcome.clone(),
+            bytes: written.bytes,
+        });
         let whole =
             metered_body(Body::from("abcd"), Report { auditor: a.clone(), slot: slot.clone(), status: 200, outcome: "granted" }, Some(4));
         assert_eq!(whole.collect().await.unwrap().to_bytes().len(), 4);

@@ -3,21 +3,17 @@
 
 use std::sync::Arc;
 
-use crate::store::links::{AuditId, AuditRecord, AuditSettle};
+use crate::store::links::{AuditRecord, AuditSettle};
 use crate::store::write_behind::BufferedLinks;
 
 /// Where a redemption's audit row stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuditSlot {
     /// Written durably with the use ([`crate::store::links::LinkStore::consume`]),
-    /// saying what was about to be answered; settled if the answer turns out
-    /// otherwise (the client left early, the upload failed, the upstream answered).
-    Written {
-        /// The row.
-        id: AuditId,
-        /// What it says.
-        row: AuditRecord,
-    },
+    /// saying what was about to be answered (the row's id and its status, outcome
+    /// and bytes); settled if the answer turns out otherwise (the client left
+    /// early, the upload failed, the upstream answered).
+    Written(AuditSettle),
     /// Not written yet: appended (buffered) once the answer is known.
     Pending,
 }
@@ -54,9 +50,9 @@ impl Auditor {
     /// takes its template instead of a copy.
     pub fn finish(self, slot: &AuditSlot, status: u16, outcome: &str, bytes: u64) {
         match slot {
-            AuditSlot::Written { id, row } => {
-                if (row.status, row.outcome.as_str(), row.bytes) != (status, outcome, bytes) {
-                    self.buffer.push_settle(AuditSettle { id: *id, status, outcome: outcome.to_owned(), bytes });
+            AuditSlot::Written(said) => {
+                if (said.status, said.outcome.as_str(), said.bytes) != (status, outcome, bytes) {
+                    self.buffer.push_settle(AuditSettle { id: said.id, status, outcome: outcome.to_owned(), bytes });
                 }
             }
             AuditSlot::Pending => self.buffer.push_audit(AuditRecord { status, outcome: outcome.to_owned(), bytes, ..self.template }),

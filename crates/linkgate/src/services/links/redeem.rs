@@ -243,20 +243,22 @@ impl LinkService {
         if is_password_form(&req, link) {
             // The browser page's form posts the password to the link itself; what
             // follows is the GET it stands for.
-            req.password = read_form_password(std::mem::replace(&mut req.body, futures_util::stream::empty().boxed())).await?;
+            req.password = Box::pin(read_form_password(std::mem::replace(&mut req.body, futures_util::stream::empty().boxed()))).await?;
             req.method = Method::GET;
         }
         shape_refusal(link, &req.method, !req.suffix.is_empty()).map_or(Ok(()), Err)?;
         let now = req.ctx.received_ms;
         links::judge(link, now, req.ctx.client_ip).map_err(Refusal::denied)?;
         self.password_gate(link, req.password.take(), req.ctx.client_ip).await?;
+        // Uploads and upstream calls are boxed: their futures are large, and every
+        // download would otherwise carry (and copy, level by level) their size.
         match &link.target {
-            LinkTarget::Upstream { name, path } => self.forward(link, name, path, req, auditor).await,
+            LinkTarget::Upstream { name, path } => Box::pin(self.forward(link, name, path, req, auditor)).await,
             LinkTarget::Object { bucket, key } => {
                 let action = if req.method == Method::PUT { S3_PUT_OBJECT } else { S3_GET_OBJECT };
                 self.issuer_check(link, action, &s3_object_arn(bucket, key), &req.ctx).await?;
                 if req.method == Method::PUT {
-                    self.upload(link, bucket, key, req, auditor).await
+                    Box::pin(self.upload(link, bucket, key, req, auditor)).await
                 } else {
                     self.download(link, bucket, key, req, answered_method, auditor).await
                 }
@@ -282,9 +284,9 @@ impl LinkService {
     /// `max_uses` (only then is the row built).
     ///
     /// With `max_uses`, the store takes the use atomically and writes the audit row
-    /// in the same transaction. The commit runs in its own task: if the client
-    /// leaves while it runs, the use still happens and its row is settled as
-    /// `abandoned`. A link without `max_uses` has nothing to run out of: it was
+    /// in the same transaction; if the client leaves while that commits, the use
+    /// still happens and the store settles its row as `abandoned` (see
+    /// [`LinkStore::consume`]). A link without `max_uses` has nothing to run out of: it was
     /// judged from this request's own read (read again if that is older than
     /// [`FRESH_READ_MS`]), so the use is only counted (write-behind) and the row is
     /// appended when the answer is known.
@@ -305,22 +307,14 @@ impl LinkService {
             return Ok(AuditSlot::Pending);
         }
         let row = row();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let (store, id, written) = (self.d.store.clone(), link.id.clone(), row.clone());
-        tokio::spawn(async move {
-            let taken = store.consume(&id, now, &written).await;
-            if let Err(Ok(Consume::Consumed { audit, .. })) = tx.send(taken) {
-                store.push_settle(AuditSettle { id: audit, status: 499, outcome: "abandoned".into(), bytes: 0 });
-            }
-        });
-        match rx.await {
-            Ok(Ok(Consume::Consumed { audit, .. })) => Ok(AuditSlot::Written { id: audit, row }),
-            Ok(Ok(other)) => Err(links::denial_for(other).map_or_else(Refusal::unavailable, Refusal::denied)),
-            Ok(Err(e)) => {
+        let (status, outcome, bytes) = (row.status, row.outcome.clone(), row.bytes);
+        match self.d.store.consume(&link.id, now, row).await {
+            Ok(Consume::Consumed { audit, .. }) => Ok(AuditSlot::Written(AuditSettle { id: audit, status, outcome, bytes })),
+            Ok(other) => Err(links::denial_for(other).map_or_else(Refusal::unavailable, Refusal::denied)),
+            Err(e) => {
                 tracing::error!(error = %e, "link store failed");
                 Err(Refusal::unavailable())
             }
-            Err(_) => Err(Refusal::unavailable()),
         }
     }
 
@@ -382,14 +376,13 @@ impl LinkService {
             Err(e) => e,
         };
         let refusal = Refusal::from_s3(e);
-        let AuditSlot::Written { id, row } = slot else { return Err(refusal) };
-        let settle = AuditSettle { id, status: refusal.status, outcome: refusal.reason.clone(), bytes: 0 };
+        let AuditSlot::Written(said) = slot else { return Err(refusal) };
+        let settle = AuditSettle { id: said.id, status: refusal.status, outcome: refusal.reason.clone(), bytes: 0 };
         if let Err(err) = self.d.store.refund(&link.id, &settle).await {
             tracing::error!(error = %err, link = %link.id, "could not give back the use of a failed upload");
         }
         // The refund settled the row as the refusal reads: nothing left to settle.
-        let row = AuditRecord { status: settle.status, outcome: settle.outcome, bytes: 0, ..row };
-        Err(refusal.after_use(AuditSlot::Written { id, row }))
+        Err(refusal.after_use(AuditSlot::Written(settle)))
     }
 
     /// A presigned URL for the object on this server, living `links.redirect_ttl`

@@ -111,6 +111,17 @@ fn add_uses(c: &Connection, uses: &[UseCount]) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A use taken for a caller that stopped waiting: its row says so. Runs after
+/// the use's commit, in a transaction of its own (rare: the client left during
+/// the few milliseconds of the commit).
+fn settle_abandoned(c: &Connection, taken: Consume) {
+    let Consume::Consumed { audit, .. } = taken else { return };
+    let abandoned = AuditSettle { id: audit, status: 499, outcome: "abandoned".into(), bytes: 0 };
+    if let Err(e) = settle(c, &abandoned) {
+        tracing::warn!(error = %e, "could not settle the audit row of an abandoned link use");
+    }
+}
+
 fn settle(c: &Connection, s: &AuditSettle) -> rusqlite::Result<()> {
     c.prepare_cached("UPDATE link_audit SET status = ?2, outcome = ?3, bytes = ?4 WHERE rowid = ?1")?.execute(params![
         s.id.0,
@@ -251,9 +262,9 @@ impl LinkStore for Sqlite {
         self.read("list links", |c| c.prepare_cached(&sql)?.query_map(params_from_iter(values), link_from_row)?.collect())
     }
 
-    async fn consume(&self, id: &str, now_ms: i64, audit: &AuditRecord) -> StoreResult<Consume> {
-        let (id, audit) = (id.to_owned(), audit.clone());
-        self.write("take a link use", move |c| take_use(c, &id, now_ms, &audit)).await
+    async fn consume(&self, id: &str, now_ms: i64, audit: AuditRecord) -> StoreResult<Consume> {
+        let id = id.to_owned();
+        self.write_or_else("take a link use", move |c| take_use(c, &id, now_ms, &audit), settle_abandoned).await
     }
 
     async fn refund(&self, id: &str, s: &AuditSettle) -> StoreResult<()> {

@@ -117,7 +117,19 @@ impl Sqlite {
         what: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.committer.run(what, f).await
+        self.committer.run(what, f, |_, _| {}).await
+    }
+
+    /// [`Sqlite::write`], except that if the caller has stopped waiting by the
+    /// time the write is durable, `unclaimed` gets its result (outside any
+    /// transaction) instead.
+    pub(crate) async fn write_or_else<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        unclaimed: impl FnOnce(&Connection, T) + Send + 'static,
+    ) -> StoreResult<T> {
+        self.committer.run(what, f, unclaimed).await
     }
 }
 
