@@ -2,15 +2,17 @@
 //! together.
 //!
 //! Each write is a closure. The thread takes every closure queued since its last
-//! round, runs them inside one `BEGIN IMMEDIATE … COMMIT`, each in its own
-//! savepoint (one failing does not undo the others), and then answers each through
-//! its oneshot channel: one fsync covers the whole batch. Callers await the answer,
-//! so no async worker is blocked while SQLite writes.
+//! round and runs them inside one `BEGIN IMMEDIATE … COMMIT`, then answers each
+//! through its oneshot channel: one fsync covers the whole batch. Callers await
+//! the answer, so no async worker is blocked while SQLite writes.
 //!
-//! A batch of one write needs no savepoint: if it fails, the whole transaction is
-//! rolled back instead. That spares the savepoint's statements and the copy of
-//! every page it touches into the statement journal (measured with callgrind on
-//! sequential `max_uses` redemptions, whose use and audit row touch four pages).
+//! One failing write must not undo the others. Savepoints would do that, at the
+//! price of their statements and of a copy of every page each write touches into
+//! the statement journal (a `max_uses` redemption's use and audit row touch four
+//! pages) — paid by every write, though writes almost never fail. So a batch is
+//! first run plainly; only if a write fails is it rolled back and run again with
+//! each write in its own savepoint. Writes are therefore `Fn`: they may run
+//! twice, the first run leaving no trace.
 
 use std::sync::mpsc;
 
@@ -19,32 +21,58 @@ use rusqlite::Connection;
 use super::store_error;
 use crate::store::{StoreError, StoreErrorKind, StoreResult};
 
-/// A queued write: runs inside the shared transaction and returns how to report
-/// its result once the commit is known.
-type Job = Box<dyn FnOnce(&Connection, Isolation) -> Ran + Send>;
-
-/// How a job is kept from undoing the other writes of its transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Isolation {
-    /// It shares the transaction: it runs in its own savepoint.
-    Savepoint,
-    /// It is the transaction's only write: if it fails, the transaction is
-    /// rolled back.
-    Alone,
+/// A queued write.
+trait Job: Send {
+    /// Runs the write in the open transaction (in a savepoint of its own if
+    /// `savepoint`); tells whether it succeeded. May be called again after a
+    /// rollback; the last call's result is the one reported.
+    fn attempt(&mut self, c: &Connection, savepoint: bool) -> bool;
+    /// Reports the last attempt's result, given the commit's error (if any).
+    /// Runs after the commit, outside any transaction.
+    fn finish(self: Box<Self>, c: &Connection, commit_error: Option<&rusqlite::Error>);
 }
 
-/// A job that has run: whether it failed, and how to report it.
-struct Ran {
-    failed: bool,
-    finish: Finish,
+/// A write, its last result and who waits for it.
+struct Write<T, F, U> {
+    what: &'static str,
+    f: F,
+    unclaimed: U,
+    result: Option<rusqlite::Result<T>>,
+    answer: tokio::sync::oneshot::Sender<StoreResult<T>>,
 }
-/// Reports a queued write's result, given the commit's error (if any); runs
-/// after the commit, outside any transaction.
-type Finish = Box<dyn FnOnce(&Connection, Option<&rusqlite::Error>) + Send>;
+
+impl<T, F, U> Job for Write<T, F, U>
+where
+    T: Send,
+    F: Fn(&Connection) -> rusqlite::Result<T> + Send,
+    U: FnOnce(&Connection, T) + Send,
+{
+    fn attempt(&mut self, c: &Connection, savepoint: bool) -> bool {
+        let result = if savepoint { in_savepoint(c, &self.f) } else { (self.f)(c) };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, c: &Connection, commit_error: Option<&rusqlite::Error>) {
+        let Write { what, unclaimed, result, answer, .. } = *self;
+        let result = match (result, commit_error) {
+            (Some(Ok(v)), None) => Ok(v),
+            (Some(Err(e)), _) => Err(store_error(what, e)),
+            (Some(Ok(_)), Some(e)) => {
+                Err(StoreError::new(StoreErrorKind::Unavailable, format!("{what}: the group commit failed: {e}"), None))
+            }
+            (None, _) => Err(StoreError::new(StoreErrorKind::Unavailable, format!("{what}: not run"), None)),
+        };
+        if let Err(Ok(value)) = answer.send(result) {
+            unclaimed(c, value);
+        }
+    }
+}
 
 /// The sending side of the committer thread; the thread ends when it is dropped.
 pub(super) struct Committer {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Box<dyn Job>>,
 }
 
 impl Committer {
@@ -58,34 +86,16 @@ impl Committer {
     /// Queues `f` and waits until the transaction holding it is durable. The
     /// write is queued when the returned future is first polled and goes ahead
     /// even if the future is dropped afterwards; a successful result nobody
-    /// waits for any more goes to `unclaimed`.
+    /// waits for any more goes to `unclaimed`. `f` may run more than once (see
+    /// the module doc); only its last run's writes stay.
     pub(super) async fn run<T: Send + 'static>(
         &self,
         what: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
         unclaimed: impl FnOnce(&Connection, T) + Send + 'static,
     ) -> StoreResult<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |c: &Connection, isolation: Isolation| -> Ran {
-            let result = match isolation {
-                Isolation::Savepoint => in_savepoint(c, f),
-                Isolation::Alone => f(c),
-            };
-            let failed = result.is_err();
-            let finish: Finish = Box::new(move |c: &Connection, commit_error: Option<&rusqlite::Error>| {
-                let result = match (result, commit_error) {
-                    (Ok(v), None) => Ok(v),
-                    (Err(e), _) => Err(store_error(what, e)),
-                    (Ok(_), Some(e)) => {
-                        Err(StoreError::new(StoreErrorKind::Unavailable, format!("{what}: the group commit failed: {e}"), None))
-                    }
-                };
-                if let Err(Ok(value)) = tx.send(result) {
-                    unclaimed(c, value);
-                }
-            });
-            Ran { failed, finish }
-        });
+        let (answer, rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(Write { what, f, unclaimed, result: None, answer });
         if self.queue.send(job).is_err() {
             return Err(stopped());
         }
@@ -99,7 +109,7 @@ fn stopped() -> StoreError {
 
 /// Runs `f` inside `SAVEPOINT job … RELEASE job`, rolling back to the savepoint
 /// if it fails.
-fn in_savepoint<T>(c: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+fn in_savepoint<T>(c: &Connection, f: impl Fn(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     c.prepare_cached("SAVEPOINT job")?.execute([])?;
     match f(c) {
         Ok(v) => {
@@ -113,33 +123,51 @@ fn in_savepoint<T>(c: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Resu
     }
 }
 
+fn begin(c: &Connection) -> bool {
+    c.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).is_ok()
+}
+
 /// Commits batches until the sending side is dropped.
-fn commit_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+fn commit_loop(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         batch.extend(jobs.try_iter());
-        // Without a transaction each savepoint commits on its own: slower, still correct.
-        let in_transaction = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).is_ok();
-        let isolation = if in_transaction && batch.len() == 1 { Isolation::Alone } else { Isolation::Savepoint };
-        let ran: Vec<Ran> = batch.into_iter().map(|job| job(conn, isolation)).collect();
-        if isolation == Isolation::Alone && ran.iter().any(|r| r.failed) {
-            // The only write failed: nothing of it may stay (its own error is reported).
-            let _ = conn.execute_batch("ROLLBACK");
-            ran.into_iter().for_each(|r| (r.finish)(conn, None));
-            continue;
-        }
-        let finishes: Vec<Finish> = ran.into_iter().map(|r| r.finish).collect();
-        let commit_error = if in_transaction {
-            conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).err().inspect(|_| {
-                let _ = conn.execute_batch("ROLLBACK");
-            })
-        } else {
-            None
-        };
-        for finish in finishes {
-            finish(conn, commit_error.as_ref());
+        let commit_error = commit_batch(conn, &mut batch);
+        for job in batch {
+            job.finish(conn, commit_error.as_ref());
         }
     }
+}
+
+/// Runs every write of `batch` in a savepoint of its own.
+fn each_in_savepoint(conn: &Connection, batch: &mut [Box<dyn Job>]) {
+    for job in batch {
+        job.attempt(conn, true);
+    }
+}
+
+/// Runs a batch and commits it; the commit's error, if any.
+fn commit_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Option<rusqlite::Error> {
+    if !begin(conn) {
+        // Without a transaction each savepoint commits on its own: slower, still correct.
+        each_in_savepoint(conn, batch);
+        return None;
+    }
+    if !batch.iter_mut().all(|job| job.attempt(conn, false)) {
+        // A write failed, so the batch's work is undone. Alone, it has its
+        // error; with others, they run again, each in a savepoint.
+        let _ = conn.execute_batch("ROLLBACK");
+        if batch.len() == 1 || !begin(conn) {
+            if batch.len() > 1 {
+                each_in_savepoint(conn, batch);
+            }
+            return None;
+        }
+        each_in_savepoint(conn, batch);
+    }
+    conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).err().inspect(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })
 }
 
 #[cfg(test)]
@@ -178,7 +206,8 @@ mod tests {
         assert_eq!(rows(&reader), [2]);
     }
 
-    /// In a batch, a failing write is undone alone.
+    /// In a batch, a failing write is undone alone: the batch is rolled back and
+    /// the others run again, each in a savepoint.
     #[tokio::test]
     async fn a_failing_write_in_a_batch_undoes_only_itself() {
         let (committer, reader, _dir) = committer();
@@ -197,14 +226,25 @@ mod tests {
         ));
         assert!((&mut first).now_or_never().is_none());
         started.recv().unwrap();
-        let mut failing = Box::pin(committer.run("fail", |c| insert_then_fail(c, 2), |_, _| {}));
-        let mut fine = Box::pin(committer.run("ok", |c| c.execute("INSERT INTO t (v) VALUES (3)", []).map(drop), |_, _| {}));
-        assert!((&mut failing).now_or_never().is_none());
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        let mut fine = Box::pin(committer.run(
+            "ok",
+            move |c| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                c.execute("INSERT INTO t (v) VALUES (3)", []).map(drop)
+            },
+            |_, _| {},
+        ));
+        // Queued first, so it has run when the failing one fails.
         assert!((&mut fine).now_or_never().is_none());
+        let mut failing = Box::pin(committer.run("fail", |c| insert_then_fail(c, 2), |_, _| {}));
+        assert!((&mut failing).now_or_never().is_none());
         release.send(()).unwrap();
         first.await.unwrap();
         assert!(failing.await.is_err());
         fine.await.unwrap();
-        assert_eq!(rows(&reader), [1, 3]);
+        assert_eq!(rows(&reader), [1, 3], "the failed write left nothing, the other's second run stayed once");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2, "run plainly, then again in a savepoint");
     }
 }

@@ -292,7 +292,7 @@ impl LinkStore for Sqlite {
         let (conds, mut values) = filter_sql(filter, 2);
         let sql = format!("UPDATE links SET revoked_ms = ?1 WHERE revoked_ms IS NULL AND {}", conds.join(" AND "));
         values.insert(0, Value::Integer(now_ms));
-        self.write("revoke links", move |c| c.prepare_cached(&sql)?.execute(params_from_iter(values))).await
+        self.write("revoke links", move |c| c.prepare_cached(&sql)?.execute(params_from_iter(&values))).await
     }
 
     async fn cut_group_expiry(&self, group: &str, expires_ms: i64) -> StoreResult<usize> {

@@ -115,7 +115,7 @@ impl Sqlite {
     pub(crate) async fn write<T: Send + 'static>(
         &self,
         what: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.committer.run(what, f, |_, _| {}).await
     }
@@ -126,7 +126,7 @@ impl Sqlite {
     pub(crate) async fn write_or_else<T: Send + 'static>(
         &self,
         what: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
         unclaimed: impl FnOnce(&Connection, T) + Send + 'static,
     ) -> StoreResult<T> {
         self.committer.run(what, f, unclaimed).await
