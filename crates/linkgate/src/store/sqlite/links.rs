@@ -264,7 +264,7 @@ impl LinkStore for Sqlite {
 
     async fn consume(&self, id: &str, now_ms: i64, audit: AuditRecord) -> StoreResult<Consume> {
         let id = id.to_owned();
-        self.write_or_else("take a link use", move |c| take_use(c, &id, now_ms, &audit), settle_abandoned).await
+        self.committer.run("take a link use", move |c| take_use(c, &id, now_ms, &audit), settle_abandoned).await
     }
 
     async fn refund(&self, id: &str, s: &AuditSettle) -> StoreResult<()> {

@@ -110,26 +110,16 @@ impl Sqlite {
         f(&conn).map_err(|e| store_error(what, e))
     }
 
-    /// Runs a write on the committer thread, inside a savepoint of its next group
-    /// commit, and waits (without holding a thread) until it is durable.
+    /// Runs a write on the committer thread, in its next group commit, and waits
+    /// (without holding a thread) until it is durable. `f` may run twice (see
+    /// [`committer`]); writes whose caller may leave while they commit use the
+    /// committer directly, to be told (`Committer::run`'s `unclaimed`).
     pub(crate) async fn write<T: Send + 'static>(
         &self,
         what: &'static str,
         f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.committer.run(what, f, |_, _| {}).await
-    }
-
-    /// [`Sqlite::write`], except that if the caller has stopped waiting by the
-    /// time the write is durable, `unclaimed` gets its result (outside any
-    /// transaction) instead.
-    pub(crate) async fn write_or_else<T: Send + 'static>(
-        &self,
-        what: &'static str,
-        f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
-        unclaimed: impl FnOnce(&Connection, T) + Send + 'static,
-    ) -> StoreResult<T> {
-        self.committer.run(what, f, unclaimed).await
     }
 }
 
