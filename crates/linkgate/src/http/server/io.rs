@@ -11,8 +11,10 @@
 //!   from the connection's last activity;
 //! - from the first byte of a head until hyper hands the request over: the head
 //!   timer;
-//! - while a request is in flight: no read timer at all (the body has its own,
-//!   see [`super::body`], and hyper's mid-message reads only probe for EOF);
+//! - while a request is in flight: no read timeout at all (the body has its own,
+//!   see [`super::body`], and hyper's mid-message reads only probe for EOF); the
+//!   timer only stays armed to wake the task after the request, because hyper
+//!   may not read again by itself once the response is out;
 //! - whenever the socket will not take response bytes: the send timer, reset by
 //!   every byte the client accepts.
 //!
@@ -124,7 +126,15 @@ impl AsyncRead for TimedIo {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => match this.conn.read_deadline(this.timeouts.idle, this.timeouts.header) {
-                None => Poll::Pending,
+                None => {
+                    // A request is in flight: no read timeout applies. But hyper
+                    // may not read again by itself once the response is out, so a
+                    // timer stays armed to wake the task (at most once per idle
+                    // period; an earlier one is left alone) and start the idle
+                    // timer then.
+                    let _ = expired(&mut this.read_timer, Instant::now() + this.timeouts.idle, cx);
+                    Poll::Pending
+                }
                 Some((at, phase)) => {
                     if expired(&mut this.read_timer, instant_at(at), cx) {
                         Poll::Ready(Err(timed_out(match phase {

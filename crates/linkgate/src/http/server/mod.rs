@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -107,19 +107,11 @@ impl Settings {
             // clients send a few dozen, and any other cap makes hyper allocate and
             // fill its parse arrays on the heap for every request (measured with
             // callgrind: +3,000 instructions a request at 256).
-            .max_buf_size(hard_head.max(MIN_BUF_BYTES))
-            // Backstop only: hyper's timer starts when it waits for a head, so it
-            // also counts idle time and the flush of the previous response's tail
-            // (< max_buf_size + one body chunk, up to 288 KiB for an object GET).
-            // Three times the sum of ours (390 s by default): a reader that just
-            // passes the send timeout's rule (NOTSENT_LOWAT / 2 per send timeout,
-            // ~1.1 KB/s by default) drains that tail in ~270 s.
-            // Not only a backstop: without a hyper timer the idle timer never
-            // started after a keep-alive response (seen in
-            // `idle_keep_alive_socket_is_closed_after_a_response`), as hyper then
-            // polled no read once the response was out.
-            .timer(TokioTimer::new())
-            .header_read_timeout((io.idle + io.header + io.send) * 3);
+            // No hyper timer: its head timer would also count idle time (ours,
+            // in `io`, do not), and it allocates and registers a new timer for
+            // every request — measured at about a tenth of the server's CPU per
+            // small request (bench/compare_builds.py, with and without it).
+            .max_buf_size(hard_head.max(MIN_BUF_BYTES));
         Self {
             max_connections,
             io,

@@ -227,6 +227,21 @@ async fn idle_keep_alive_socket_is_closed_after_a_response() {
     assert!(t >= Duration::from_millis(900), "closed after {t:?}");
 }
 
+/// A response slower than the idle timeout (1.5 s against 1 s) is not cut off,
+/// and the connection closes an idle timeout after it, not before and not never:
+/// no hyper timer is armed, so the wrapper's own timer must wake the task after
+/// the request (without it, the idle timer never started after a response).
+#[tokio::test]
+async fn idle_timer_starts_after_a_response_slower_than_the_idle_timeout() {
+    let server = start(limits()).await;
+    let mut s = connect(server.addr).await;
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    let reply = read_reply(&mut s).await;
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"slow"[..]));
+    let t = closed_after(&mut s, Duration::from_secs(3)).await;
+    assert!(t >= Duration::from_millis(900), "closed after {t:?}");
+}
+
 #[tokio::test]
 async fn trickled_head_is_cut_off_while_other_connections_are_served() {
     // A long idle timeout: only the head timer can cut the trickle off.
