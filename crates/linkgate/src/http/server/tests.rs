@@ -167,6 +167,12 @@ async fn closed_after(s: &mut TcpStream, within: Duration) -> Duration {
     start.elapsed()
 }
 
+/// Asserts that the server closes `s` about one idle timeout (1 s) from now.
+async fn assert_closed_when_idle(s: &mut TcpStream) {
+    let t = closed_after(s, Duration::from_secs(3)).await;
+    assert!(t >= Duration::from_millis(900), "closed after {t:?}");
+}
+
 /// Whether `s` is still open (nothing arrives within `wait`).
 async fn still_open(s: &mut TcpStream, wait: Duration) -> bool {
     let mut b = [0u8; 1];
@@ -213,8 +219,7 @@ async fn expect_continue_without_a_body_closes_the_connection() {
 async fn idle_fresh_socket_is_closed() {
     let server = start(limits()).await;
     let mut s = connect(server.addr).await;
-    let t = closed_after(&mut s, Duration::from_secs(3)).await;
-    assert!(t >= Duration::from_millis(900), "closed after {t:?}");
+    assert_closed_when_idle(&mut s).await;
 }
 
 #[tokio::test]
@@ -223,8 +228,7 @@ async fn idle_keep_alive_socket_is_closed_after_a_response() {
     let mut s = connect(server.addr).await;
     get_ok(&mut s, "/hello").await;
     get_ok(&mut s, "/hello").await; // keep-alive works
-    let t = closed_after(&mut s, Duration::from_secs(3)).await;
-    assert!(t >= Duration::from_millis(900), "closed after {t:?}");
+    assert_closed_when_idle(&mut s).await;
 }
 
 /// A response slower than the idle timeout (1.5 s against 1 s) is not cut off,
@@ -235,11 +239,8 @@ async fn idle_keep_alive_socket_is_closed_after_a_response() {
 async fn idle_timer_starts_after_a_response_slower_than_the_idle_timeout() {
     let server = start(limits()).await;
     let mut s = connect(server.addr).await;
-    s.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
-    let reply = read_reply(&mut s).await;
-    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"slow"[..]));
-    let t = closed_after(&mut s, Duration::from_secs(3)).await;
-    assert!(t >= Duration::from_millis(900), "closed after {t:?}");
+    assert_eq!(get_ok(&mut s, "/slow").await.body, b"slow");
+    assert_closed_when_idle(&mut s).await;
 }
 
 #[tokio::test]
