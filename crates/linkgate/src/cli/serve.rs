@@ -83,8 +83,7 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         let app = App::open(data_dir, config, secrets, &ProcessEnvironment, Arc::new(SystemClock))
             .await
             .map_err(|e| CliError::failure(e.to_string()))?;
-        let listener =
-            tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::failure(format!("cannot listen on {listen}: {e}")))?;
+        let listener = crate::http::server::bind(listen).map_err(|e| CliError::failure(format!("cannot listen on {listen}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| CliError::failure(e.to_string()))?;
         eprintln!("linkgate listening on http://{addr}");
         app.serve(listener, shutdown_signal()).await.map_err(|e| CliError::failure(format!("server failed: {e}")))

@@ -493,3 +493,18 @@ fn connection_cap_fits_under_the_open_file_limit() {
     assert_eq!(super::connection_cap(4096, Some(10)), 1);
     assert_eq!(super::connection_cap(0, None), 1);
 }
+
+/// `bind` gives a listener that serves, on IPv4 and IPv6 loopback alike.
+#[tokio::test]
+async fn bind_listens_on_v4_and_v6() {
+    for addr in ["127.0.0.1:0", "[::1]:0"] {
+        let Ok(listener) = super::bind(addr.parse().unwrap()) else {
+            assert!(addr.starts_with('['), "cannot bind {addr}");
+            continue; // no IPv6 on this machine
+        };
+        let local = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(local), listener.accept());
+        assert_eq!(client.unwrap().peer_addr().unwrap(), local);
+        accepted.unwrap();
+    }
+}
