@@ -139,32 +139,30 @@ fn commit_loop(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>) {
     }
 }
 
-/// Runs every write of `batch` in a savepoint of its own.
-fn each_in_savepoint(conn: &Connection, batch: &mut [Box<dyn Job>]) {
-    for job in batch {
-        job.attempt(conn, true);
-    }
-}
-
 /// Runs a batch and commits it; the commit's error, if any.
 fn commit_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Option<rusqlite::Error> {
-    if !begin(conn) {
-        // Without a transaction each savepoint commits on its own: slower, still correct.
-        each_in_savepoint(conn, batch);
-        return None;
-    }
-    if !batch.iter_mut().all(|job| job.attempt(conn, false)) {
+    if begin(conn) {
+        if batch.iter_mut().all(|job| job.attempt(conn, false)) {
+            return commit(conn);
+        }
         // A write failed, so the batch's work is undone. Alone, it has its
-        // error; with others, they run again, each in a savepoint.
+        // error and nothing else is lost; with others, they run again.
         let _ = conn.execute_batch("ROLLBACK");
-        if batch.len() == 1 || !begin(conn) {
-            if batch.len() > 1 {
-                each_in_savepoint(conn, batch);
-            }
+        if batch.len() == 1 {
             return None;
         }
-        each_in_savepoint(conn, batch);
     }
+    // Each write in a savepoint of its own; without a transaction each savepoint
+    // commits on its own: slower, still correct.
+    let in_transaction = begin(conn);
+    for job in batch.iter_mut() {
+        job.attempt(conn, true);
+    }
+    if in_transaction { commit(conn) } else { None }
+}
+
+/// Commits the open transaction (rolling back if that fails); the error, if any.
+fn commit(conn: &Connection) -> Option<rusqlite::Error> {
     conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).err().inspect(|_| {
         let _ = conn.execute_batch("ROLLBACK");
     })
