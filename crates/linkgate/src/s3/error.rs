@@ -6,6 +6,14 @@ use sigv4::VerifyError;
 
 use super::xml::XmlWriter;
 
+/// `x-amz-request-id`, on every S3 answer: a constant, so inserting it does not
+/// parse the name again on every response (a `&'static str` key is checked each
+/// time). Here, in the protocol layer, because the connection layer answers S3
+/// errors too (a request head too large).
+pub(crate) const X_AMZ_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-amz-request-id");
+/// `x-amz-id-2` (S3's extended request id; ours is the request id again).
+pub(crate) const X_AMZ_ID_2: axum::http::HeaderName = axum::http::HeaderName::from_static("x-amz-id-2");
+
 /// An S3 error response. Small to return, complete to render.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Error {

@@ -73,8 +73,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let result = serve(&state, &parts, body, request_id.clone(), &mut op_name).await;
     let mut response = result.unwrap_or_else(|e| error_response(&e, &parts, &request_id));
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(render::X_AMZ_REQUEST_ID, v.clone());
-        response.headers_mut().insert(render::X_AMZ_ID_2, v);
+        response.headers_mut().insert(crate::s3::error::X_AMZ_REQUEST_ID, v.clone());
+        response.headers_mut().insert(crate::s3::error::X_AMZ_ID_2, v);
     }
     if parts.method != Method::OPTIONS
         && parts.headers.contains_key(header::ORIGIN)

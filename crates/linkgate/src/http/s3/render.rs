@@ -12,12 +12,6 @@ pub(crate) fn http_date(ms: i64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
-/// `x-amz-request-id`: a constant, so inserting it does not parse the name
-/// again on every response (a `&'static str` key is checked each time).
-pub(crate) const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
-/// `x-amz-id-2` (S3's extended request id; ours is the request id again).
-pub(crate) const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
-
 /// Sets a header if the value is valid (values come from stored metadata).
 pub(crate) fn set(r: &mut Response, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {

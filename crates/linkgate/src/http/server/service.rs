@@ -113,8 +113,8 @@ fn head_too_large(parts: &axum::http::request::Parts, max: usize) -> Response<Bo
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert(crate::http::s3::render::X_AMZ_REQUEST_ID, v.clone());
-        headers.insert(crate::http::s3::render::X_AMZ_ID_2, v);
+        headers.insert(crate::s3::error::X_AMZ_REQUEST_ID, v.clone());
+        headers.insert(crate::s3::error::X_AMZ_ID_2, v);
     }
     response
 }
